@@ -1,0 +1,115 @@
+"""Chunking stage: documents become llama-index nodes that remember where they came from.
+
+Each node keeps its document's id, title, date and kind, the section heading above it and its
+character span in the stored document text, so a citation can point at the exact place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from llama_index.core import Document as LlamaDocument
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import BaseNode, TextNode
+
+from askpfg.corpus import Document
+from askpfg.settings import Settings
+
+EMBED_METADATA = ("title", "heading")
+_HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.MULTILINE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[”’\"]?\s+(?=[A-Z0-9“‘\"(£•-])|\n+")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a stored document, with its span in that document's text."""
+
+    text: str
+    start: int
+    end: int
+
+
+def heading_at(text: str, position: int) -> str:
+    """The nearest Markdown heading at or before a character position ('' if none)."""
+    heading = ""
+    for match in _HEADING.finditer(text):
+        if match.start() > position:
+            break
+        heading = match.group(1).strip()
+    return heading
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Sentence]:
+    """Sentences of text[start:end] with absolute spans; headings and list items count as one each.
+
+    A regex, not a library: spans must index the exact stored text, which sentence tokenizers
+    that normalise whitespace do not guarantee.
+    """
+    end = len(text) if end is None else end
+    sentences: list[Sentence] = []
+    cursor = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        sentences.extend(_trimmed(text, cursor, match.start()))
+        cursor = match.end()
+    sentences.extend(_trimmed(text, cursor, end))
+    return sentences
+
+
+def _trimmed(text: str, start: int, end: int) -> list[Sentence]:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if len(stripped) < 3 or stripped.startswith("#") or stripped == "---":
+        return []
+    offset = start + (len(piece) - len(piece.lstrip()))
+    if stripped.startswith("- "):
+        stripped, offset = stripped[2:], offset + 2
+    return [Sentence(stripped, offset, offset + len(stripped))]
+
+
+def make_splitter(settings: Settings, tokenizer) -> SentenceSplitter:
+    """A sentence-aware splitter sized in the embedding model's own tokens."""
+    return SentenceSplitter(
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        tokenizer=lambda text: tokenizer.encode(text, add_special_tokens=False),
+        paragraph_separator="\n\n",
+        include_prev_next_rel=False,
+        id_func=lambda i, doc: f"{doc.metadata['doc_hash']}:{i}",
+    )
+
+
+def to_llama_document(doc: Document) -> LlamaDocument:
+    """A corpus document as a llama-index Document carrying the metadata every chunk inherits."""
+    meta = doc.meta
+    return LlamaDocument(
+        id_=meta.id,
+        text=doc.text,
+        metadata={
+            "doc_id": meta.id,
+            "doc_hash": doc.content_hash,
+            "title": meta.title,
+            "date": meta.date.isoformat(),
+            "date_int": meta.date_int,
+            "kind": meta.kind,
+        },
+        excluded_embed_metadata_keys=["doc_id", "doc_hash", "date", "date_int", "kind"],
+        excluded_llm_metadata_keys=["doc_id", "doc_hash", "date_int"],
+    )
+
+
+def chunk_document(doc: Document, splitter: SentenceSplitter) -> list[TextNode]:
+    """Split one document into nodes with heading and exact character span in the metadata."""
+    nodes: list[BaseNode] = splitter.get_nodes_from_documents([to_llama_document(doc)])
+    out: list[TextNode] = []
+    for node in nodes:
+        start = node.start_char_idx if node.start_char_idx is not None else doc.text.find(node.text)
+        if start < 0 or doc.text[start : start + len(node.text)] != node.text:
+            raise ValueError(f"chunk of {doc.id} does not map back onto its text")
+        node.metadata["start"] = start
+        node.metadata["end"] = start + len(node.text)
+        node.metadata["heading"] = heading_at(doc.text, start)
+        node.excluded_embed_metadata_keys = [*node.excluded_embed_metadata_keys, "start", "end"]
+        node.excluded_llm_metadata_keys = [*node.excluded_llm_metadata_keys, "start", "end"]
+        out.append(node)
+    return out

@@ -1,0 +1,264 @@
+"""Retrieval stage: hybrid search (dense + BM25, reciprocal rank fusion), then sentence-level reranking.
+
+No cross-encoder ships its weights in a PyPI package, so reranking scores each sentence of the
+fused passages against the question: embedding similarity plus the share of the question's
+content words (stemmed) that the sentence and its heading contain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+from llama_index.core import VectorStoreIndex
+from llama_index.core.llms import MockLLM
+from llama_index.core.retrievers import QueryFusionRetriever
+from llama_index.core.schema import NodeWithScore, TextNode
+from llama_index.core.vector_stores import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
+from llama_index.retrievers.bm25 import BM25Retriever
+from pydantic import BaseModel, field_validator
+
+from askpfg.chunking import Sentence, split_sentences
+from askpfg.corpus import KINDS, Document
+from askpfg.index import IndexStore
+from askpfg.models import embed_texts, get_embedder
+
+STOPWORDS = frozenset(
+    """a about above after again all also am an and any are as at be been before being below between both
+    but by can could did do does doing down during each few for from further had has have having he her here
+    hers him his how i if in into is it its itself just me more most my no nor not now of off on once only or
+    other our out over own same she should so some such than that the their theirs them then there these they
+    this those through to too under until up very was we were what when where which while who whom why will
+    with would you your yours wales welsh government tell give say said does did papers paper letter""".split()
+)
+
+
+class Filters(BaseModel):
+    """Metadata filters a user can set: date range, document kinds, particular documents."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    kinds: list[str] | None = None
+    doc_ids: list[str] | None = None
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, kinds: list[str] | None) -> list[str] | None:
+        for kind in kinds or []:
+            if kind not in KINDS:
+                raise ValueError(f"unknown kind '{kind}'; valid kinds: {', '.join(KINDS)}")
+        return kinds or None
+
+    def key(self) -> str:
+        return self.model_dump_json()
+
+    def accepts(self, metadata: dict) -> bool:
+        date = int(metadata["date_int"])
+        return (
+            (self.since is None or date >= int(self.since.strftime("%Y%m%d")))
+            and (self.until is None or date <= int(self.until.strftime("%Y%m%d")))
+            and (self.kinds is None or metadata["kind"] in self.kinds)
+            and (self.doc_ids is None or metadata["doc_id"] in self.doc_ids)
+        )
+
+    def to_metadata_filters(self, live_hashes: list[str]) -> MetadataFilters:
+        """The same filters for Chroma, plus the manifest's live document versions."""
+        conditions = [MetadataFilter(key="doc_hash", value=live_hashes, operator=FilterOperator.IN)]
+        if self.since:
+            conditions.append(MetadataFilter(key="date_int", value=int(self.since.strftime("%Y%m%d")), operator=FilterOperator.GTE))
+        if self.until:
+            conditions.append(MetadataFilter(key="date_int", value=int(self.until.strftime("%Y%m%d")), operator=FilterOperator.LTE))
+        if self.kinds:
+            conditions.append(MetadataFilter(key="kind", value=self.kinds, operator=FilterOperator.IN))
+        if self.doc_ids:
+            conditions.append(MetadataFilter(key="doc_id", value=self.doc_ids, operator=FilterOperator.IN))
+        return MetadataFilters(filters=conditions, condition=FilterCondition.AND)
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its place in its document and its fused score."""
+
+    node_id: str
+    doc_id: str
+    title: str
+    date: str
+    kind: str
+    heading: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+    @classmethod
+    def from_node(cls, hit: NodeWithScore) -> Passage:
+        m = hit.node.metadata
+        return cls(
+            node_id=hit.node.node_id,
+            doc_id=m["doc_id"],
+            title=m["title"],
+            date=m["date"],
+            kind=m["kind"],
+            heading=m.get("heading", ""),
+            start=int(m["start"]),
+            end=int(m["end"]),
+            text=hit.node.get_content(),
+            score=float(hit.score or 0.0),
+        )
+
+
+@dataclass
+class Evidence:
+    """One sentence of a document, scored against the question."""
+
+    doc_id: str
+    title: str
+    date: str
+    kind: str
+    heading: str
+    sentence: Sentence
+    score: float
+    dense: float
+    lexical: float
+
+    @property
+    def text(self) -> str:
+        return self.sentence.text
+
+
+@dataclass
+class RetrievalResult:
+    passages: list[Passage]
+    evidence: list[Evidence]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def content_stems(text: str) -> set[str]:
+    """Stemmed content words (and numbers) of a text."""
+    words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’-]*|\d+(?:\.\d+)?", text)]
+    words = [w.strip("'’-") for w in words if w.lower() not in STOPWORDS and len(w) > 1]
+    return set(_stemmer().stemWords(words))
+
+
+class Retriever:
+    """Hybrid retrieval over the live index, rebuilt lazily when the index changes."""
+
+    def __init__(self, store: IndexStore) -> None:
+        self.store = store
+        self._index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=get_embedder())
+        self._lock = threading.Lock()
+        self._version = -1
+        self._nodes: list[TextNode] = []
+        self._hashes: list[str] = []
+        self._bm25: dict[str, BM25Retriever] = {}
+        self._docs: dict[str, Document] = {}
+        self._sentence_vectors: dict[tuple[str, int], np.ndarray] = {}
+
+    def _refresh(self) -> None:
+        with self._lock:
+            if self._version == self.store.version and self._nodes:
+                return
+            self._nodes = self.store.live_nodes()
+            self._hashes = self.store.live_hashes()
+            self._bm25 = {}
+            self._docs = {}
+            self._version = self.store.version
+
+    def document(self, doc_id: str) -> Document:
+        if doc_id not in self._docs:
+            doc = self.store.document(doc_id)
+            if doc is None:
+                raise KeyError(doc_id)
+            self._docs[doc_id] = doc
+        return self._docs[doc_id]
+
+    def _bm25_for(self, filters: Filters, k: int) -> BM25Retriever | None:
+        # BM25 ignores the vector store's filters, so it is built over the filtered nodes only.
+        key = f"{filters.key()}|{k}"
+        if key not in self._bm25:
+            nodes = [n for n in self._nodes if filters.accepts(n.metadata)]
+            if not nodes:
+                return None
+            self._bm25[key] = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(k, len(nodes)), language="en")
+        return self._bm25[key]
+
+    def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
+        """Top-k passages by reciprocal rank fusion of dense and BM25 rankings, within the filters."""
+        self._refresh()
+        filters = filters or Filters()
+        if not self._hashes:
+            return []
+        wide = max(k * 2, 10)
+        dense = self._index.as_retriever(similarity_top_k=wide, filters=filters.to_metadata_filters(self._hashes))
+        bm25 = self._bm25_for(filters, wide)
+        if bm25 is None:
+            return []
+        fusion = QueryFusionRetriever(
+            [dense, bm25],
+            llm=MockLLM(),  # never called: num_queries=1 means no LLM-written extra queries
+            mode="reciprocal_rerank",
+            num_queries=1,
+            similarity_top_k=k,
+            use_async=False,
+        )
+        return [Passage.from_node(hit) for hit in fusion.retrieve(query)]
+
+    def _sentence_embeddings(self, doc_hash_by_doc: dict[str, str], items: list[tuple[str, Sentence]]) -> np.ndarray:
+        missing = [(d, s) for d, s in items if (doc_hash_by_doc[d], s.start) not in self._sentence_vectors]
+        if missing:
+            vectors = embed_texts([s.text for _, s in missing])
+            for (d, s), v in zip(missing, vectors, strict=True):
+                self._sentence_vectors[(doc_hash_by_doc[d], s.start)] = np.asarray(v, dtype=np.float32)
+        return np.stack([self._sentence_vectors[(doc_hash_by_doc[d], s.start)] for d, s in items])
+
+    def rerank(self, query: str, passages: list[Passage], limit: int) -> list[Evidence]:
+        """Score every sentence of the passages against the question; best first, no duplicates."""
+        seen: set[tuple[str, int]] = set()
+        items: list[tuple[Passage, Sentence]] = []
+        for passage in passages:
+            doc = self.document(passage.doc_id)
+            for sentence in split_sentences(doc.text, passage.start, passage.end):
+                if (passage.doc_id, sentence.start) not in seen and len(sentence.text.split()) >= 3:
+                    seen.add((passage.doc_id, sentence.start))
+                    items.append((passage, sentence))
+        if not items:
+            return []
+        hashes = {p.doc_id: self.document(p.doc_id).content_hash for p, _ in items}
+        vectors = self._sentence_embeddings(hashes, [(p.doc_id, s) for p, s in items])
+        query_vector = np.asarray(get_embedder().get_query_embedding(query), dtype=np.float32)
+        dense = vectors @ query_vector
+        q_stems = content_stems(query)
+        evidence: list[Evidence] = []
+        for (passage, sentence), d in zip(items, dense, strict=True):
+            s_stems = content_stems(sentence.text)
+            h_stems = content_stems(passage.heading + " " + passage.title)
+            lexical = (
+                (len(q_stems & s_stems) + 0.5 * len((q_stems - s_stems) & h_stems)) / len(q_stems) if q_stems else 0.0
+            )
+            score = 0.6 * float(d) + 0.4 * lexical
+            evidence.append(
+                Evidence(passage.doc_id, passage.title, passage.date, passage.kind, passage.heading, sentence, score, float(d), lexical)
+            )
+        evidence.sort(key=lambda e: e.score, reverse=True)
+        return evidence[:limit]
+
+    def retrieve(self, query: str, k: int, limit: int, filters: Filters | None = None) -> RetrievalResult:
+        """Passages, then reranked evidence sentences, with timings in ms."""
+        t0 = time.perf_counter()
+        passages = self.search(query, k=k, filters=filters)
+        t1 = time.perf_counter()
+        evidence = self.rerank(query, passages, limit)
+        t2 = time.perf_counter()
+        return RetrievalResult(passages, evidence, {"retrieve": (t1 - t0) * 1000, "rerank": (t2 - t1) * 1000})

@@ -1,0 +1,67 @@
+"""The one settings object: every knob, read from `ASKPFG_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+GeneratorName = Literal["qwen2.5-0.5b", "smollm2-135m"]
+
+
+class Settings(BaseSettings):
+    """Configuration for every stage; defaults work from a fresh clone."""
+
+    model_config = SettingsConfigDict(env_prefix="ASKPFG_", env_file=".env", extra="ignore")
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    seeds_dir: Path = PROJECT_ROOT.parent / "shared" / "seeds"
+    index_dir: Path = PROJECT_ROOT / "index"
+    collection: str = "askpfg_chunks"
+
+    chroma_host: str | None = None
+    chroma_port: int = 8001
+
+    chunk_size: int = Field(240, description="tokens of the embedding model's tokenizer")
+    chunk_overlap: int = 40
+
+    generator: GeneratorName = "qwen2.5-0.5b"
+    llm_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    llm_model: str = "default"
+    llm_api_key: str | None = None
+    llm_timeout_s: float = 20.0
+    llm_threads: int = 2
+    llm_max_tokens: int = 160
+    use_generator: bool = True
+
+    retrieve_k: int = 8
+    evidence_k: int = 4
+    refusal_threshold: float = 0.42
+
+    max_question_chars: int = 4000
+    max_letter_chars: int = 20000
+    max_body_bytes: int = 64_000
+    api_key: str | None = None
+
+    signatory_name: str | None = None
+    signatory_role: str | None = None
+
+    @property
+    def documents_dir(self) -> Path:
+        """Where ingested documents' cleaned text and metadata are stored."""
+        return self.index_dir / "documents"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.index_dir / "manifest.json"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,5 @@
+import sys
+
+from askpfg.cli import main
+
+sys.exit(main())

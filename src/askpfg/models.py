@@ -125,6 +125,10 @@ def embedding_model_path() -> Path:
 def get_embedder():  # -> HuggingFaceEmbedding (import kept lazy: torch takes seconds)
     """The embedding model as a llama-index embedding, loaded once from the package's files."""
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
     return HuggingFaceEmbedding(
         model_name=str(embedding_model_path()), device="cpu", embed_batch_size=64, normalize=True
@@ -164,7 +168,7 @@ class LocalGenerator:
     def __init__(self, key: str, settings: Settings) -> None:
         from llama_cpp import Llama
 
-        path = assemble_gguf(key, settings.index_dir / "models")
+        path = assemble_gguf(key, settings.model_cache_dir)
         self.name = GENERATORS[key].name
         self._llm = Llama(model_path=str(path), n_ctx=4096, n_threads=settings.llm_threads, verbose=False, seed=0)
         self._lock = threading.Lock()

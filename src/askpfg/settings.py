@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     seeds_dir: Path = PROJECT_ROOT.parent / "shared" / "seeds"
     index_dir: Path = PROJECT_ROOT / "index"
+    model_cache_dir: Path = PROJECT_ROOT / "index" / "models"
     collection: str = "askpfg_chunks"
 
     chroma_host: str | None = None

@@ -79,6 +79,8 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
     """A sentence is supported when its numbers and most content words occur in the evidence it cites."""
     if not cited or any(n < 1 or n > len(evidence) for n in cited):
         return DraftCheck(sentence, cited, False, "no valid citation")
+    if len(sentence.split()) < 5 or not sentence[:1].isalnum():
+        return DraftCheck(sentence, cited, False, "not a full sentence")
     support = " ".join(
         f"{evidence[n - 1].text} {evidence[n - 1].heading} {evidence[n - 1].title} {format_date(evidence[n - 1].date)} "
         f"{source_phrase(evidence[n - 1])}"

@@ -262,7 +262,7 @@ def clean_text(raw: str, repair: LigatureRepairer, rules: CleaningRules | None =
                 letterhead.append(line)
             body_lines.append("")
             continue
-        if line and counts[line] >= 3 and line in seen:
+        if len(line) >= 20 and counts[line] >= 3 and line in seen:
             continue
         seen.add(line)
         body_lines.append(line)

@@ -247,7 +247,8 @@ class Retriever:
             lexical = (
                 (len(q_stems & s_stems) + 0.5 * len((q_stems - s_stems) & h_stems)) / len(q_stems) if q_stems else 0.0
             )
-            score = 0.6 * float(d) + 0.4 * lexical
+            brevity = min(1.0, len(sentence.text.split()) / 8) ** 0.5  # roadmap fragments make poor evidence
+            score = (0.6 * float(d) + 0.4 * lexical) * brevity
             evidence.append(
                 Evidence(passage.doc_id, passage.title, passage.date, passage.kind, passage.heading, sentence, score, float(d), lexical)
             )

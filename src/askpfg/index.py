@@ -1,17 +1,24 @@
 """Indexing stage: chunks and their embeddings in Chroma, documents on disk, a manifest as the truth.
 
-Crash safety: a document's new chunks are added under new ids first; then its stored text and
-the manifest are replaced atomically (write to a temp file, rename); only then are its old
-chunks deleted. Readers see only chunks whose `doc_hash` the manifest lists, so a process killed
-at any point leaves the previous index fully queryable, and the next ingest completes the work.
+Crash safety (embedded mode): the index lives in generation folders `index/gen-NNNNNN/`, each a
+Chroma store plus the stored documents and the manifest. An ingest copies the current generation,
+writes only to the copy, and commits by atomically replacing `index/CURRENT`. A process killed at
+any point leaves the previous generation untouched and current; the next ingest starts again from
+it. (A Chroma store killed mid-write can be left unreadable, so it is never written in place.)
+In server mode the server owns durability; readers still see only chunks whose `doc_hash` the
+manifest lists, and the manifest is replaced atomically.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
+import shutil
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +33,8 @@ from askpfg.chunking import chunk_document, make_splitter
 from askpfg.corpus import CorpusError, Document, DocumentMeta, load_corpus, read_document
 from askpfg.models import get_embedder, get_tokenizer
 from askpfg.settings import Settings
+
+_GENERATION = re.compile(r"^gen-(\d{6})$")
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -45,7 +54,6 @@ class IngestReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     chunks: int = 0
 
@@ -59,29 +67,86 @@ class IndexStore:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        self.root = settings.index_dir
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self.generation = ""
+        self._open()
+
+    # --- generations ----------------------------------------------------------------------------
+
+    @property
+    def server_mode(self) -> bool:
+        return bool(self.settings.chroma_host)
+
+    def _current_generation(self) -> str:
+        current = self.root / "CURRENT"
+        return current.read_text(encoding="utf-8").strip() if current.is_file() else ""
+
+    def _open(self, generation: str | None = None) -> None:
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
-        if settings.chroma_host:
-            self.client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        if self.server_mode:
+            self.data_dir = self.root / f"server-{self.settings.chroma_host}-{self.settings.chroma_port}"
+            self.client = chromadb.HttpClient(host=self.settings.chroma_host, port=self.settings.chroma_port, settings=chroma_settings)
+            self.generation = "server"
         else:
-            self.client = chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
+            self.generation = generation if generation is not None else self._current_generation()
+            self.data_dir = self.root / (self.generation or "gen-000000")
+            self.client = chromadb.PersistentClient(path=str(self.data_dir / "chroma"), settings=chroma_settings)
         # embedding_function=None: we always pass our own embeddings; Chroma's default model downloads.
         self.collection = self.client.get_or_create_collection(
-            settings.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            self.settings.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
-        self._lock = threading.Lock()
-        self.version = 0
+
+    def refresh(self) -> bool:
+        """Switch to a newer generation committed by another process; True if it changed."""
+        if self.server_mode or self._current_generation() == self.generation:
+            return False
+        with self._lock:
+            self._open()
+        return True
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the live index changes (readers rebuild BM25 and caches on change)."""
+        return f"{self.generation}:{self.manifest_path.stat().st_mtime_ns if self.manifest_path.is_file() else 0}"
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        """One writer at a time, across processes."""
+        with self._lock, (self.root / ".lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                self.refresh()
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _next_generation(self) -> str:
+        numbers = [int(m.group(1)) for p in self.root.iterdir() if (m := _GENERATION.match(p.name))]
+        return f"gen-{max(numbers, default=0) + 1:06d}"
+
+    def _collect_garbage(self) -> None:
+        """Delete generations other than the current and the one before it (readers may hold it)."""
+        keep = sorted((p.name for p in self.root.iterdir() if _GENERATION.match(p.name) and p.name <= self.generation))[-2:]
+        for path in self.root.iterdir():
+            if _GENERATION.match(path.name) and path.name not in keep:
+                shutil.rmtree(path, ignore_errors=True)
 
     # --- manifest -------------------------------------------------------------------------------
 
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / "manifest.json"
+
     def manifest(self) -> dict[str, dict]:
         """doc id -> {"hash", "chunks", "meta"} for every live document."""
-        path = self.settings.manifest_path
+        path = self.manifest_path
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
     def _write_manifest(self, manifest: dict[str, dict]) -> None:
-        _atomic_write(self.settings.manifest_path, json.dumps(manifest, indent=1, sort_keys=True))
+        _atomic_write(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True))
 
     def live_hashes(self) -> list[str]:
         return [entry["hash"] for entry in self.manifest().values()]
@@ -98,7 +163,7 @@ class IndexStore:
         """A live document's stored text and metadata, or None."""
         if doc_id not in self.manifest():
             return None
-        path = self.settings.documents_dir / f"{doc_id}.json"
+        path = self.data_dir / "documents" / f"{doc_id}.json"
         return Document.model_validate_json(path.read_text(encoding="utf-8"))
 
     def chunk_count(self) -> int:
@@ -112,66 +177,76 @@ class IndexStore:
         if not hashes:
             return []
         got = self.collection.get(where={"doc_hash": {"$in": hashes}}, include=["documents", "metadatas"])
-        nodes = []
-        for text, meta in zip(got["documents"], got["metadatas"], strict=True):
-            node = metadata_dict_to_node(meta, text=text)
-            nodes.append(node)
+        nodes = [metadata_dict_to_node(meta, text=text) for text, meta in zip(got["documents"], got["metadatas"], strict=True)]
         return sorted(nodes, key=lambda n: (n.metadata["doc_id"], n.metadata["start"]))
 
     # --- writing ----------------------------------------------------------------------------------
 
+    @contextmanager
+    def _new_generation(self) -> Iterator[None]:
+        """Write into a copy of the current generation; commit by replacing CURRENT."""
+        if self.server_mode:
+            yield
+            return
+        previous = self.generation
+        target = self._next_generation()
+        if self.data_dir.is_dir():
+            shutil.copytree(self.data_dir, self.root / target)
+        self._open(target)
+        try:
+            yield
+        except BaseException:
+            self._open(previous)
+            shutil.rmtree(self.root / target, ignore_errors=True)
+            raise
+        _atomic_write(self.root / "CURRENT", target + "\n")
+        self._collect_garbage()
+
     def ingest(self, docs: Iterable[Document], progress: Callable[[str], None] | None = None) -> IngestReport:
         """Add or replace documents; unchanged ones (same content hash) are skipped."""
         report = IngestReport()
-        with self._lock:
-            self._collect_orphans()
-            splitter = make_splitter(self.settings, get_tokenizer())
-            pipeline = IngestionPipeline(transformations=[get_embedder()])
+        with self._writer():
+            manifest = self.manifest()
+            todo: list[Document] = []
             for doc in docs:
-                manifest = self.manifest()
-                previous = manifest.get(doc.id)
-                if previous and previous["hash"] == doc.content_hash:
+                if manifest.get(doc.id, {}).get("hash") == doc.content_hash:
                     report.unchanged.append(doc.id)
                     if progress:
                         progress(doc.id)
-                    continue
-                nodes = pipeline.run(nodes=chunk_document(doc, splitter))
-                self.vector_store.add(nodes)
-                _atomic_write(self.settings.documents_dir / f"{doc.id}.json", doc.model_dump_json())
-                manifest[doc.id] = {"hash": doc.content_hash, "chunks": len(nodes), "meta": doc.meta.model_dump(mode="json")}
-                self._write_manifest(manifest)
-                if previous:
-                    self.collection.delete(where={"doc_hash": previous["hash"]})
-                (report.updated if previous else report.added).append(doc.id)
-                report.chunks += len(nodes)
-                if progress:
-                    progress(doc.id)
-            self.version += 1
+                else:
+                    todo.append(doc)
+            if not todo:
+                return report
+            splitter = make_splitter(self.settings, get_tokenizer())
+            pipeline = IngestionPipeline(transformations=[get_embedder()])
+            with self._new_generation():
+                for doc in todo:
+                    previous = manifest.get(doc.id)
+                    nodes = pipeline.run(nodes=chunk_document(doc, splitter))
+                    self.vector_store.add(nodes)
+                    _atomic_write(self.data_dir / "documents" / f"{doc.id}.json", doc.model_dump_json())
+                    manifest[doc.id] = {"hash": doc.content_hash, "chunks": len(nodes), "meta": doc.meta.model_dump(mode="json")}
+                    self._write_manifest(manifest)
+                    if previous:
+                        self.collection.delete(where={"doc_hash": previous["hash"]})
+                    (report.updated if previous else report.added).append(doc.id)
+                    report.chunks += len(nodes)
+                    if progress:
+                        progress(doc.id)
         return report
 
     def remove(self, doc_id: str) -> bool:
         """Remove a document and its chunks; False when no such document is indexed."""
-        with self._lock:
+        with self._writer():
             manifest = self.manifest()
-            entry = manifest.pop(doc_id, None)
-            if entry is None:
+            if doc_id not in manifest:
                 return False
-            self._write_manifest(manifest)
-            self.collection.delete(where={"doc_hash": entry["hash"]})
-            (self.settings.documents_dir / f"{doc_id}.json").unlink(missing_ok=True)
-            self.version += 1
+            with self._new_generation():
+                entry = manifest.pop(doc_id)
+                self._write_manifest(manifest)
+                self.collection.delete(where={"doc_hash": entry["hash"]})
+                (self.data_dir / "documents" / f"{doc_id}.json").unlink(missing_ok=True)
             return True
-
-    def _collect_orphans(self) -> None:
-        """Delete chunks left by an ingest that was killed before its manifest write."""
-        hashes = self.live_hashes()
-        where = {"doc_hash": {"$nin": hashes}} if hashes else None
-        if where is None:
-            ids = self.collection.get(include=[])["ids"]
-            if ids:
-                self.collection.delete(ids=ids)
-        else:
-            self.collection.delete(where=where)
 
 
 def ingest_paths(

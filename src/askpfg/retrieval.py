@@ -157,9 +157,9 @@ class Retriever:
 
     def __init__(self, store: IndexStore) -> None:
         self.store = store
-        self._index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=get_embedder())
+        self._index: VectorStoreIndex | None = None
         self._lock = threading.Lock()
-        self._version = -1
+        self._version = ""
         self._nodes: list[TextNode] = []
         self._hashes: list[str] = []
         self._bm25: dict[str, BM25Retriever] = {}
@@ -168,8 +168,10 @@ class Retriever:
 
     def _refresh(self) -> None:
         with self._lock:
-            if self._version == self.store.version and self._nodes:
+            self.store.refresh()
+            if self._version == self.store.version and self._index is not None:
                 return
+            self._index = VectorStoreIndex.from_vector_store(self.store.vector_store, embed_model=get_embedder())
             self._nodes = self.store.live_nodes()
             self._hashes = self.store.live_hashes()
             self._bm25 = {}
@@ -177,6 +179,8 @@ class Retriever:
             self._version = self.store.version
 
     def document(self, doc_id: str) -> Document:
+        """A live document's stored text (cached until the index changes); KeyError if unknown."""
+        self._refresh()
         if doc_id not in self._docs:
             doc = self.store.document(doc_id)
             if doc is None:

@@ -52,15 +52,6 @@ class Settings(BaseSettings):
     signatory_name: str | None = None
     signatory_role: str | None = None
 
-    @property
-    def documents_dir(self) -> Path:
-        """Where ingested documents' cleaned text and metadata are stored."""
-        return self.index_dir / "documents"
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.index_dir / "manifest.json"
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

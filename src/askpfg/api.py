@@ -1,0 +1,298 @@
+"""HTTP API (FastAPI) under /api, plus `serve()`, which also mounts the chat UI at /.
+
+Every error is JSON `{"error": short, "detail": what to do}`; bad input never gives a 500.
+
+Access: when `ASKPFG_API_KEY` is set, every /api/* call needs `Authorization: Bearer <key>`,
+and the UI (and everything else outside /api) is served only to loopback clients. The UI calls
+the pipeline directly, not through /api, so exposing it would bypass the key; a UI for remote
+users belongs behind a reverse proxy that does its own authentication.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import sys
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from askpfg import __version__
+from askpfg.answering import Pipeline, get_pipeline
+from askpfg.corpus import Document, DocumentMeta
+from askpfg.models import EMBEDDING_NAME
+from askpfg.schemas import Answer, AskError, AskRequest
+from askpfg.settings import Settings, get_settings
+
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a client address is this machine."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+class ErrorBody(BaseModel):
+    """Every error response."""
+
+    error: str
+    detail: str
+
+
+class Health(BaseModel):
+    """Readiness and what is loaded."""
+
+    ready: bool
+    documents: int
+    chunks: int
+    embedding_model: str
+    generator: str | None
+    detail: str = ""
+
+
+class APIError(Exception):
+    """An error with its status, short name and actionable detail."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail = status, error, detail
+
+
+def _error(status: int, error: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+
+
+ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 413, 422, 503)}
+
+
+class _Runtime:
+    """The shared pipeline, or why it is not ready yet."""
+
+    def __init__(self, pipeline: Pipeline | None) -> None:
+        self.pipeline = pipeline
+        self.problem = "" if pipeline else "the index is being built and the models loaded"
+
+    def load(self) -> None:
+        try:
+            pipeline = get_pipeline()
+            _ = pipeline.generator  # load the model now, not on the first question
+            self.pipeline = pipeline
+        except Exception as exc:  # reported by /api/health and every 503
+            self.problem = f"loading failed: {exc}"
+
+    def require(self) -> Pipeline:
+        if self.pipeline is None:
+            raise APIError(503, "not ready", f"{self.problem}; retry shortly (GET /api/health says when ready)")
+        return self.pipeline
+
+
+class _Guard:
+    """ASGI middleware: API key and body-size limit on /api/*, loopback-only UI when a key is set."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        key = self.settings.api_key
+        if not scope["path"].startswith("/api/"):
+            client = scope.get("client") or ("", 0)
+            if key and not is_loopback(client[0]) and scope["path"] not in ("/docs", "/openapi.json"):
+                detail = "while ASKPFG_API_KEY is set the UI is served only on this machine; use /api with the key"
+                await _error(403, "forbidden", detail)(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        if key and not hmac.compare_digest(headers.get(b"authorization", b""), f"Bearer {key}".encode()):
+            await _error(401, "unauthorized", "send the header 'Authorization: Bearer <ASKPFG_API_KEY>'")(scope, receive, send)
+            return
+        limit = self.settings.max_body_bytes
+        too_big = _error(413, "body too large", f"the request body is over {limit} bytes; shorten the question or history")
+        declared = headers.get(b"content-length", b"0")
+        if not declared.isdigit():
+            await _error(400, "bad content-length", "Content-Length must be a number of bytes")(scope, receive, send)
+            return
+        if int(declared) > limit:
+            await too_big(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:  # the real size: Content-Length may be absent (chunked) or wrong
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                await too_big(scope, receive, send)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"] if p != "body") or "body"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts) + " (see /docs for the request schema)"
+
+
+def _sse(event: str, data: BaseModel | dict) -> str:
+    payload = data.model_dump_json() if isinstance(data, BaseModel) else json.dumps(data, ensure_ascii=False)
+    return f"event: {event}\ndata: {payload}\n\n"
+
+
+def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = None) -> FastAPI:
+    """The API app. Without a pipeline, the shared one loads in the background (503 until ready)."""
+    settings = settings or (pipeline.settings if pipeline else get_settings())
+    runtime = _Runtime(pipeline)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if runtime.pipeline is None:
+            threading.Thread(target=runtime.load, name="askpfg-load", daemon=True).start()
+        yield
+
+    app = FastAPI(
+        title="askpfg",
+        version=__version__,
+        description="Grounded, cited answers about the Programme for Government papers on children's services.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(_Guard, settings=settings)
+
+    @app.exception_handler(APIError)
+    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
+        return _error(exc.status, exc.error, exc.detail)
+
+    @app.exception_handler(AskError)
+    async def _ask_error(_: Request, exc: AskError) -> JSONResponse:
+        return _error(400, "bad question", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, "invalid request", _validation_detail(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, HTTPStatus(exc.status_code).phrase.lower(), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:
+        return _error(500, "internal error", f"{type(exc).__name__}: {exc}; please report this with the request")
+
+    @app.post("/api/ask", response_model=Answer, responses=ERRORS, tags=["ask"])
+    async def ask(request: AskRequest) -> Answer:
+        """Answer a question; every factual sentence cites [n] markers that resolve to `citations`."""
+        pipe = runtime.require()
+        return await run_in_threadpool(pipe.answer, request.question, request.history, request.filters)
+
+    @app.post(
+        "/api/ask/stream",
+        responses={200: {"content": {"text/event-stream": {}}, "description": "`event: delta` {text} per draft delta, then one `event: answer` with the Answer"}, **ERRORS},
+        tags=["ask"],
+    )
+    async def ask_stream(request: AskRequest) -> StreamingResponse:
+        """Server-Sent Events: draft deltas, then the final verified Answer (the draft may lose sentences)."""
+        pipe = runtime.require()
+        pipe.validate_question(request.question)  # a 400 now, not an error event later
+        items = pipe.stream(request.question, request.history, request.filters)
+
+        async def events() -> AsyncIterator[str]:
+            try:
+                async for item in iterate_in_threadpool(items):
+                    yield _sse("answer", item) if isinstance(item, Answer) else _sse("delta", {"text": item})
+            except Exception as exc:  # headers are sent: report it in the stream
+                yield _sse("error", {"error": "internal error", "detail": f"{type(exc).__name__}: {exc}"})
+            finally:
+                items.close()  # releases the generator's lock if the client went away mid-answer
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/api/documents", response_model=list[DocumentMeta], responses=ERRORS, tags=["documents"])
+    async def documents() -> list[DocumentMeta]:
+        """Metadata of every indexed document, oldest first."""
+        return runtime.require().store.documents()
+
+    @app.get("/api/documents/{doc_id}", response_model=Document, responses={404: {"model": ErrorBody}, **ERRORS}, tags=["documents"])
+    async def document(doc_id: str) -> Document:
+        """A document's cleaned text (the text citation offsets point into) and metadata."""
+        found = runtime.require().store.document(doc_id)
+        if found is None:
+            raise APIError(404, "unknown document", f"no indexed document has id '{doc_id}'; GET /api/documents lists them")
+        return found
+
+    @app.get("/api/health", response_model=Health, tags=["health"])
+    async def health() -> Health:
+        """Whether the index and models are ready, and what is loaded."""
+        pipe = runtime.pipeline
+        if pipe is None:
+            return Health(ready=False, documents=0, chunks=0, embedding_model=EMBEDDING_NAME, generator=None, detail=runtime.problem)
+        generator = pipe.generator
+        return Health(
+            ready=True,
+            documents=len(pipe.store.documents()),
+            chunks=pipe.store.chunk_count(),
+            embedding_model=EMBEDDING_NAME,
+            generator=generator.name if generator else None,
+        )
+
+    @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def unknown(path: str) -> JSONResponse:
+        return _error(404, "not found", f"no endpoint /api/{path}; see /docs")
+
+    return app
+
+
+def serve(host: str, port: int) -> int:
+    """Build the index if missing, load the models once, mount the UI at / and run the server."""
+    import uvicorn
+
+    from askpfg.index import IndexStore, build_index
+    from askpfg.ui import mount_ui
+
+    settings = get_settings()
+    try:
+        store = IndexStore(settings)
+        if store.is_empty():
+            print("askpfg: the index is empty; building it from corpus/ (first run only) ...", flush=True)
+            report = build_index(store, progress=lambda doc_id: print(f"  indexed {doc_id}", flush=True))
+            print(f"askpfg: {len(report.added) + len(report.updated)} documents, {report.chunks} chunks", flush=True)
+        print("askpfg: loading the models ...", flush=True)
+        pipeline = get_pipeline()
+        generator = pipeline.generator
+    except Exception as exc:  # a missing model package or unreadable corpus: say what to fix
+        print(f"askpfg: error: {exc}", file=sys.stderr)
+        return 1
+    app = mount_ui(create_app(pipeline), pipeline)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    print(f"askpfg: generator {generator.name if generator else 'off (extractive answers)'}", flush=True)
+    print(f"askpfg: ready at http://{shown}:{port}/  (API http://{shown}:{port}/api, docs /docs; Ctrl+C stops)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+    return 0

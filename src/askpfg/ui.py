@@ -1,0 +1,278 @@
+"""The chat UI (Gradio 6 Blocks): streamed answers whose [n] references open the cited passage."""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import json
+import re
+from collections.abc import Iterator
+
+import gradio as gr
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from askpfg.answering import KIND_NAMES, Pipeline, format_date
+from askpfg.corpus import KINDS
+from askpfg.retrieval import Filters
+from askpfg.schemas import Answer, AskError, Citation, Message
+from askpfg.settings import PROJECT_ROOT
+
+UI_DIR = PROJECT_ROOT / "ui"
+WINDOW = 700  # characters of the document shown either side of a cited passage
+_MARKER = re.compile(r"\[(\d+)\]")
+HINT = '<div class="source-empty"><p>Click a numbered reference such as <b>[1]</b> in an answer to read the passage in its document.</p></div>'
+THEME = gr.themes.Default(
+    primary_hue="teal",
+    secondary_hue="amber",
+    neutral_hue="slate",
+    radius_size="md",
+    font=["Inter", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+)
+
+Turn = tuple[str, Answer]
+
+
+def _sources(answer: Answer) -> list[Citation]:
+    return answer.nearest_sources if answer.refused else answer.citations
+
+
+def _cite(turn: int, n: int, anchor: bool) -> str:
+    """A reference link; only the first link to each source of the latest answer gets id cite-n."""
+    id_attr = f' id="cite-{n}"' if anchor else ""
+    return f'<a class="cite" href="#source-panel" data-ref="{turn}:{n}"{id_attr} title="Show source {n}">[{n}]</a>'
+
+
+def answer_html(answer: Answer, turn: int, latest: bool) -> str:
+    """An answer as HTML: [n] markers become links that show their source; sources listed below."""
+    anchored: set[int] = set()
+
+    def link(n: int) -> str:
+        anchor = latest and n not in anchored
+        anchored.add(n)
+        return _cite(turn, n, anchor)
+
+    body = "".join(
+        f"<p>{_MARKER.sub(lambda m: link(int(m.group(1))), html.escape(part))}</p>"
+        for part in answer.text.split("\n\n")
+        if part.strip()
+    )
+    refs = "".join(
+        f'<li>{link(c.n)} <span class="ref-title">{html.escape(c.title)}</span> '
+        f'<span class="ref-date">{format_date(c.date)}</span></li>'
+        for c in _sources(answer)
+    )
+    if answer.refused:
+        label = '<p class="refs-label">Nearest passages, for reference only (not asserted):</p>' if refs else ""
+        return f'<div class="refusal"><p class="refusal-title">Not covered</p>{body}{label}<ol class="refs">{refs}</ol></div>'
+    mode = "Quoted from the papers" if answer.mode == "extractive" else "Summarised; each sentence checked against its source"
+    return f'<div class="answer">{body}<ol class="refs">{refs}</ol><p class="answer-mode">{mode}</p></div>'
+
+
+def chat_messages(turns: list[Turn]) -> list[dict[str, str]]:
+    """The whole chat, rendered from the answered turns."""
+    messages = []
+    for i, (question, answer) in enumerate(turns):
+        messages.append({"role": "user", "content": html.escape(question)})
+        messages.append({"role": "assistant", "content": answer_html(answer, i, latest=i == len(turns) - 1)})
+    return messages
+
+
+def _pending(text: str, searching: bool) -> dict[str, str]:
+    label = "Searching the papers…" if searching else "Drafting… (only sentences verified against the sources are kept)"
+    draft = f'<p class="draft-text">{html.escape(text)}</p>' if text else ""
+    return {"role": "assistant", "content": f'<div class="pending">{draft}<p class="pending-label">{label}</p></div>'}
+
+
+def source_html(pipeline: Pipeline, citation: Citation, nearest: bool) -> str:
+    """The cited passage highlighted in a window of its document, with the document's details."""
+    doc = pipeline.store.document(citation.doc_id)
+    if doc is None:
+        return '<div class="source-empty"><p>That document is no longer in the index.</p></div>'
+    text, start, end = doc.text, citation.start, citation.end
+    lo, hi = max(0, start - WINDOW), min(len(text), end + WINDOW)
+    if lo > 0:  # begin at a paragraph, else a word, boundary
+        cut = text.find("\n", lo, start)
+        lo = cut + 1 if cut != -1 else text.find(" ", lo, start) + 1
+    if hi < len(text):
+        cut = text.rfind("\n", end, hi)
+        hi = cut if cut != -1 else max(end, text.rfind(" ", end, hi))
+    passage = (
+        ("… " if lo > 0 else "")
+        + html.escape(text[lo:start])
+        + f'<mark id="source-mark">{html.escape(text[start:end])}</mark>'
+        + html.escape(text[end:hi])
+        + (" …" if hi < len(text) else "")
+    )
+    meta = doc.meta
+    people = " → ".join(html.escape(p) for p in (meta.author, meta.recipient) if p)
+    flag = '<span class="badge badge-warn">nearest passage, not asserted</span>' if nearest else ""
+    heading = f'<p class="source-heading">§ {html.escape(citation.heading)}</p>' if citation.heading else ""
+    return (
+        f'<div class="source-card"><div class="source-top"><span class="badge">[{citation.n}]</span>'
+        f'<span class="badge badge-kind">{KIND_NAMES.get(meta.kind, meta.kind)}</span>{flag}</div>'
+        f'<h3 class="source-title">{html.escape(meta.title)}</h3>'
+        f'<p class="source-meta">{format_date(meta.date.isoformat())}</p>'
+        f'<p class="source-people">{people}</p>{heading}'
+        f'<div class="source-text">{passage}</div>'
+        f'<p class="source-foot">{html.escape(meta.id)} · characters {start}–{end}</p></div>'
+    )
+
+
+def copy_text(answer: Answer) -> str:
+    """The answer as plain text with numbered references, for pasting into a reply or briefing."""
+    sources = _sources(answer)
+    if not sources:
+        return answer.text
+    label = "Nearest passages (not asserted)" if answer.refused else "References"
+    refs = "\n".join(
+        f"[{c.n}] {c.title} ({KIND_NAMES.get(c.kind, c.kind)}, {format_date(c.date)}): “{c.quote}”" for c in sources
+    )
+    return f"{answer.text}\n\n{label}\n{refs}"
+
+
+def filters_from(since: str, until: str, kinds: list[str], doc_ids: list[str]) -> Filters | None:
+    """The filter controls as Filters (None when nothing narrows the search)."""
+    values: dict[str, object] = {}
+    for name, text in (("since", since), ("until", until)):
+        if text.strip():
+            try:
+                values[name] = Filters.model_validate({name: text.strip()}).model_dump()[name]
+            except ValidationError as exc:
+                raise AskError(f"'{name.capitalize()}' must be a date written YYYY-MM-DD, e.g. 2022-07-22") from exc
+    if kinds and set(kinds) != set(KINDS):
+        values["kinds"] = kinds
+    if doc_ids:
+        values["doc_ids"] = doc_ids
+    return Filters(**values) if values else None
+
+
+def document_rows(pipeline: Pipeline) -> list[list[str]]:
+    return [[m.date.isoformat(), KIND_NAMES.get(m.kind, m.kind), m.title, m.author, m.recipient, m.id] for m in pipeline.store.documents()]
+
+
+def build_ui(pipeline: Pipeline) -> gr.Blocks:
+    """The chat, source panel, filters and corpus list, all on the shared pipeline."""
+    examples = json.loads((UI_DIR / "examples.json").read_text(encoding="utf-8"))
+    metas = pipeline.store.documents()
+
+    def ask(question: str, turns: list[Turn], since: str, until: str, kinds: list[str], doc_ids: list[str]) -> Iterator[tuple]:
+        try:
+            filters = filters_from(since, until, kinds, doc_ids)
+            question = pipeline.validate_question(question)
+        except AskError as exc:
+            raise gr.Error(str(exc)) from exc
+        history = [Message(role=r, content=c) for q, a in turns for r, c in (("user", q), ("assistant", a.text))]
+        shown = chat_messages(turns) + [{"role": "user", "content": html.escape(question)}]
+        yield shown + [_pending("", searching=True)], turns, HINT, "", ""
+        draft, final = "", None
+        for item in pipeline.stream(question, history, filters):
+            if isinstance(item, Answer):
+                final = item
+            else:
+                draft += item
+                yield shown + [_pending(draft, searching=False)], gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        assert final is not None
+        turns = [*turns, (question, final)]
+        yield chat_messages(turns), turns, HINT, copy_text(final), gr.skip()
+
+    def show_source(ref: str, turns: list[Turn]) -> str:
+        try:
+            turn, n = (int(part) for part in ref.split(":"))
+            answer = turns[turn][1]
+            citation = next(c for c in _sources(answer) if c.n == n)
+        except (ValueError, IndexError, StopIteration):
+            return HINT
+        return source_html(pipeline, citation, nearest=answer.refused)
+
+    with gr.Blocks(title="askpfg: the Programme for Government papers, cited") as blocks:
+        gr.HTML(
+            '<div id="masthead"><h1>Ask the Programme for Government papers</h1>'
+            "<p>Answers about the Welsh Government's children's services commitments, every sentence "
+            "cited to a passage you can check. If the papers do not say, it says so.</p></div>"
+        )
+        turns = gr.State([])
+        with gr.Tab("Ask", elem_id="ask-tab"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=420):
+                    chat = gr.Chatbot(
+                        elem_id="answer",
+                        show_label=False,
+                        height=520,
+                        feedback_options=None,
+                        placeholder="Ask about the Programme for Government papers on children's services.",
+                        buttons=["copy"],
+                    )
+                    with gr.Row(elem_id="ask-row"):
+                        question = gr.Textbox(
+                            elem_id="question",
+                            show_label=False,
+                            placeholder="e.g. Who chairs the Oversight Board?",
+                            lines=1,
+                            max_lines=4,
+                            scale=5,
+                            autofocus=True,
+                        )
+                        ask_button = gr.Button("Ask", elem_id="ask", variant="primary", scale=1, min_width=90)
+                        reset = gr.Button("New conversation", elem_id="reset", scale=1, min_width=90)
+                    gr.Examples(examples=[[q] for q in examples], inputs=[question], label="Example questions")
+                with gr.Column(scale=2, min_width=320):
+                    source = gr.HTML(HINT, elem_id="source-panel", label="Source")
+                    with gr.Accordion("Filters", open=False, elem_id="filters"):
+                        with gr.Row():
+                            since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="since")
+                            until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="until")
+                        kinds = gr.CheckboxGroup(
+                            [(KIND_NAMES[k].capitalize(), k) for k in KINDS], value=list(KINDS), label="Kinds", elem_id="kinds"
+                        )
+                        docs = gr.Dropdown(
+                            [(f"{m.title} ({m.date:%b %Y})", m.id) for m in metas],
+                            multiselect=True,
+                            label="Only these documents",
+                            elem_id="documents-filter",
+                        )
+                    with gr.Accordion("Copy answer with references", open=False, elem_id="copy"):
+                        copy = gr.Textbox(show_label=False, lines=8, buttons=["copy"], interactive=False, elem_id="copy-text")
+            ref = gr.Textbox(visible="hidden", elem_id="cite-ref")
+            trigger = gr.Button(visible="hidden", elem_id="cite-trigger")
+        with gr.Tab("Documents", elem_id="documents-tab"):
+            gr.Dataframe(
+                value=lambda: document_rows(pipeline),
+                headers=["Date", "Kind", "Title", "Author", "Recipient", "Id"],
+                interactive=False,
+                wrap=True,
+                column_widths=["9%", "9%", "30%", "20%", "20%", "12%"],
+                elem_id="documents",
+            )
+        if importlib.util.find_spec("askpfg.drafting") is not None:
+            from askpfg import drafting
+
+            if hasattr(drafting, "build_draft_tab"):
+                with gr.Tab("Draft a reply", elem_id="draft-tab"):
+                    drafting.build_draft_tab(pipeline)
+
+        gr.on(
+            [question.submit, ask_button.click],
+            ask,
+            inputs=[question, turns, since, until, kinds, docs],
+            outputs=[chat, turns, source, copy, question],
+            concurrency_limit=8,
+        )
+        trigger.click(show_source, [ref, turns], source, js="(ref, turns) => [window.askpfgCite || ref, turns]", show_progress="hidden")
+        reset.click(lambda: ([], [], HINT, "", ""), outputs=[chat, turns, source, copy, question])
+    return blocks
+
+
+def mount_ui(app: FastAPI, pipeline: Pipeline) -> FastAPI:
+    """Mount the UI at / on the API app, with its theme, CSS and reference-click script."""
+    return gr.mount_gradio_app(
+        app,
+        build_ui(pipeline),
+        path="/",
+        theme=THEME,
+        css=(UI_DIR / "style.css").read_text(encoding="utf-8"),
+        head=f"<script>{(UI_DIR / 'cite.js').read_text(encoding='utf-8')}</script>",
+        footer_links=[],
+        ssr_mode=False,
+    )

@@ -1,13 +1,14 @@
-// A click on a numbered reference [n] shows that source: the hidden #cite-trigger button sends the
-// reference ("turn:n", kept in window.askpfgCite) to the server, which fills #source-panel.
+// A click on a numbered reference [n] (href "#source-TURN-N") shows that source: the hidden
+// #cite-trigger button sends "TURN:N" (kept in window.askpfgCite) to the server, which fills #source-panel.
 document.addEventListener(
   "click",
   (event) => {
     const link = event.target instanceof Element ? event.target.closest("a.cite") : null;
-    if (!link) return;
+    const ref = link && /^#source-(\d+)-(\d+)$/.exec(link.getAttribute("href") || "");
+    if (!ref) return;
     event.preventDefault();
     event.stopPropagation();
-    window.askpfgCite = link.dataset.ref;
+    window.askpfgCite = `${ref[1]}:${ref[2]}`;
     document.querySelectorAll("a.cite.active").forEach((a) => a.classList.remove("active"));
     link.classList.add("active");
     document.getElementById("cite-trigger")?.click();

@@ -19,13 +19,17 @@ from askpfg.chunking import split_sentences
 from askpfg.conversation import condense_question, parse_history
 from askpfg.index import IndexStore, build_index
 from askpfg.models import ChatMessage, Generator, get_generator
-from askpfg.retrieval import Evidence, Filters, Retriever, content_stems
+from askpfg.retrieval import Evidence, Filters, Retriever, answer_type, content_stems, has_answer_type
 from askpfg.schemas import Answer, AskError, Citation, Message, Timings
 from askpfg.settings import Settings, get_settings
 
 REFUSAL_TEXT = "The papers do not cover this. I found no passage that answers the question"
 KIND_NAMES = {"letter": "letter", "bulletin": "bulletin", "board-summary": "Programme Board summary", "document": "document"}
-_LATEST = re.compile(r"\b(latest|current(ly)?|now|still|status|so far|most recent|changed?|progress|yet|today)\b", re.I)
+_LATEST = re.compile(
+    r"\b(latest|current(ly)?|now|still|status|so far|most recent|chang\w*|progress|yet|today|actually|originally|"
+    r"planned|eventually|updated?|since|as of|by (19|20)\d\d)\b",
+    re.I,
+)
 _INJECTION = re.compile(
     r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|rules)\b|\bsystem prompt\b|\byou (must|should) (now )?(reply|answer|say|respond)\b",
     re.I,
@@ -147,12 +151,20 @@ class Pipeline:
         usable = [e for e in evidence if not _INJECTION.search(e.text)]
         if not usable or usable[0].score < self.settings.refusal_threshold:
             return []
+        kind = answer_type(question)
+        if not any(has_answer_type(kind, e.text) for e in usable[:2]):
+            return []
         best = usable[0].score
         chosen = [e for e in usable if e.score >= max(self.settings.refusal_threshold, best - 0.12)]
-        chosen = chosen[: self.settings.evidence_k]
         if _LATEST.search(question):
-            chosen.sort(key=lambda e: (e.date, e.score), reverse=True)
-        return chosen
+            older = [e for e in usable[:8] if e.date < chosen[0].date and e.score >= self.settings.refusal_threshold]
+            chosen = chosen[: self.settings.evidence_k - 1] + ([older[0]] if older and older[0] not in chosen else [])
+        return [self._widened(e) for e in chosen[: self.settings.evidence_k]]
+
+    def _widened(self, evidence: Evidence) -> Evidence:
+        wide = self.retriever.widen(evidence.doc_id, evidence.sentence)
+        return Evidence(evidence.doc_id, evidence.title, evidence.date, evidence.kind, evidence.heading, wide,
+                        evidence.score, evidence.dense, evidence.lexical)
 
     def citation(self, n: int, evidence: Evidence) -> Citation:
         doc = self.retriever.document(evidence.doc_id)
@@ -176,7 +188,8 @@ class Pipeline:
 
     def extractive_text(self, question: str, evidence: list[Evidence]) -> str:
         """The evidence itself, quoted and dated; used when generation fails or says nothing verifiable."""
-        lead = evidence[: 2 if len(evidence) > 1 and evidence[1].score > evidence[0].score - 0.06 else 1]
+        close = len(evidence) > 1 and evidence[1].score > evidence[0].score - 0.06 and evidence[1].doc_id == evidence[0].doc_id
+        lead = evidence[: 2 if close else 1]
         if _LATEST.search(question):
             dated = sorted({e.date for e in evidence}, reverse=True)
             if len(dated) > 1:
@@ -187,12 +200,13 @@ class Pipeline:
         for i, ev in enumerate(lead):
             n = evidence.index(ev) + 1
             phrase = source_phrase(ev)
+            quoted = " ".join(ev.text.split())
             if i == 0:
-                lines.append(f"According to {phrase}: “{ev.text}” [{n}]")
+                lines.append(f"According to {phrase}: “{quoted}” [{n}]")
             elif ev.date < lead[0].date:
-                lines.append(f"Earlier, {phrase} said: “{ev.text}” [{n}]")
+                lines.append(f"Earlier, {phrase} said: “{quoted}” [{n}]")
             else:
-                lines.append(f"{phrase[0].upper()}{phrase[1:]} also says: “{ev.text}” [{n}]")
+                lines.append(f"{phrase[0].upper()}{phrase[1:]} also says: “{quoted}” [{n}]")
         return "\n\n".join(lines)
 
     def prompt(self, question: str, evidence: list[Evidence]) -> list[ChatMessage]:

@@ -42,18 +42,32 @@ def parse_history(history: object) -> list[Message]:
         raise AskError(f"history[{where}]: {error['msg']} (expected a list of {{role: user|assistant, content: text}})") from exc
 
 
-def last_named_body(history: list[Message]) -> str | None:
-    """The most recently named programme, board, body or scheme in the conversation."""
+_MEETS = re.compile(r"\b(chair\w*|meet|met|members?|represented|sits?|convened?)\b", re.I)
+
+
+def named_bodies(history: list[Message]) -> list[str]:
+    """Named programmes, boards, bodies and schemes, most recent message first."""
+    found: list[str] = []
     for message in reversed(history):
-        found = _NAMED.findall(message.content)
-        if found:
-            return found[-1] if message.role == "assistant" else found[0]
-    return None
+        for name in _NAMED.findall(message.content):
+            name = re.sub(r"^(A|An|The)\s+", "", name)
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def last_named_body(history: list[Message], question: str = "") -> str | None:
+    """The body a follow-up most likely means: a board or group when it asks who chairs or meets."""
+    found = named_bodies(history)
+    if _MEETS.search(question):
+        bodies = [n for n in found if re.search(r"(Board|Group|Committee)$", n)]
+        found = bodies or found
+    return found[0] if found else None
 
 
 def rule_condense(question: str, history: list[Message]) -> str:
     """Replace the first pronoun with the last named body (possessives become 'the X's')."""
-    body = last_named_body(history)
+    body = last_named_body(history, question)
     if not body:
         return question
 
@@ -75,7 +89,6 @@ def condense_question(question: str, history: list[Message], generator: Generato
     if not needs_condensing(question, history):
         return question
     ruled = rule_condense(question, history)
-    body = last_named_body(history)
     if generator is None:
         return ruled
     transcript = "\n".join(f"{m.role}: {m.content[:600]}" for m in history[-4:])
@@ -87,5 +100,6 @@ def condense_question(question: str, history: list[Message], generator: Generato
         rewritten = "".join(generator.stream(messages, 60, time.monotonic() + 8)).strip().strip('"').splitlines()[0]
     except Exception:  # model failed or timed out: the rule's answer stands
         return ruled
-    acceptable = 5 < len(rewritten) <= 300 and (body is None or body.lower() in rewritten.lower())
+    named = {n.lower() for n in named_bodies(history)}
+    acceptable = 5 < len(rewritten) <= 300 and (not named or any(n in rewritten.lower() for n in named))
     return rewritten if acceptable else ruled

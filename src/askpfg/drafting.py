@@ -7,14 +7,25 @@ Nothing in a reply is invented: a point the papers do not answer becomes a visib
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import itertools
 import re
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import BaseModel
 
+from askpfg.answering import Pipeline, format_date, get_pipeline, normalise_ws
 from askpfg.conversation import last_named_body, rule_condense
-from askpfg.schemas import Message
+from askpfg.corpus import REPLACEMENT_CHAR, CorpusError, extract_text
+from askpfg.retrieval import content_stems
+from askpfg.schemas import Answer, AskError, Citation, Message
+from askpfg.settings import Settings, get_settings
+
+EXIT_USAGE = 2
+CLOSING = "I hope you have found my reply helpful."
 
 _SIGN_OFF = re.compile(
     r"^\s*(yours\s+(sincerely|faithfully|truly|ever)|kind(est)?\s+regards|best\s+wishes|with\s+(best|kind)\s+regards|"
@@ -56,6 +67,29 @@ _NOT_A_POINT = re.compile(
 )
 _CLAUSE = re.compile(r",?\s+(?:and|including)\s+(?=(?:who|when|where|which|what|how|whether|any)\b)", re.I)
 _LABEL_MAX_WORDS = 7
+_LEAD_IN = re.compile(
+    r"^(?:(?:i|we)\s+(?:would|should)\s+be\s+grateful\s+if\s+you\s+(?:could|would)\s+|(?:could|can|would)\s+you\s+|please\s+|kindly\s+)"
+    r"(?:also\s+)?(?:please\s+)?(?:set\s+out|provide(?:\s+us\s+with)?|confirm|outline|explain|describe|clarify|tell\s+(?:us|me)|"
+    r"let\s+(?:us|me)\s+know|say|share|give)?\s*",
+    re.I,
+)
+_MARKER = re.compile(r"\[(\d+)\]")
+_QUANTITY = re.compile(
+    r"\b(?:how\s+many|how\s+much|number\s+of|(?:total|estimated|specific|overall)\s+"
+    r"(?=(?:\w+\s+){0,2}(?:cost|budget|tariff|amount|sum|figure|funding|spend)))(?P<what>[^,.;?]*)",
+    re.I,
+)
+_QUANTITY_STOP = frozenset(
+    "available for of to in on by through have has had was were is are did does do will would been be as that which since per across each "
+    "currently".split()
+)
+_BOILERPLATE = frozenset(
+    content_stems(
+        "grateful could set out provide confirm outline explain describe clarify please kindly tell us know let share detail "
+        "details information current currently position members committee understand like would welcome also since then"
+    )
+)
+_MIN_COVERAGE = 0.5
 
 
 class LetterError(ValueError):
@@ -279,3 +313,301 @@ def split_letter(text: str, require_points: bool = True) -> LetterPoints:
         subject=_lower_first(subject),
         points=points,
     )
+
+
+# --- answering each point ----------------------------------------------------------------------
+
+
+class DraftSection(BaseModel):
+    """The reply's section for one point: its heading and cited text, or the not-covered placeholder."""
+
+    point: str
+    heading: str
+    text: str
+    covered: bool
+    uncovered: list[str] = []
+
+
+class DraftReply(BaseModel):
+    """A drafted reply: the Markdown letter, its renumbered citations and what still needs input."""
+
+    points: list[str]
+    reply_markdown: str
+    citations: list[Citation]
+    not_covered: list[str]
+    letter: LetterPoints
+    sections: list[DraftSection]
+    reply_date: dt.date
+    signatory_name: str
+    signatory_role: str
+
+
+def placeholder(point: str) -> str:
+    """The visible marker for a point the papers do not answer."""
+    return f"[NOT COVERED BY THE PAPERS: {normalise_ws(point).rstrip('.?')} — needs input]"
+
+
+def _quantity_noun(question: str) -> set[str] | None:
+    """Stems naming what a 'how many / how much / total cost' question counts; None if it counts nothing."""
+    match = _QUANTITY.search(question)
+    if not match:
+        return None
+    words = re.split(r"\s+", match.group("what").strip())
+    kept = list(itertools.takewhile(lambda w: w.lower() not in _QUANTITY_STOP, words))[:4] or words[:1]
+    return content_stems(" ".join(kept)) or content_stems(match.group("what"))
+
+
+def _has_quantity(text: str) -> bool:
+    """A number that is not a date or a year: '£70m', '86 projects', '26 children'."""
+    for pattern in _DATE_PATTERNS:
+        text = pattern.sub(" ", text)
+    text = re.sub(rf"\b(?:{_MONTHS})\b,?\s+\d{{4}}\b|\b(19|20)\d\d(\s*[/–-]\s*\d{{2,4}})?\b", " ", text, flags=re.I)
+    return bool(re.search(r"£\s?\d|\d", text))
+
+
+def answers_question(question: str, answer: Answer) -> bool:
+    """Whether an answer the pipeline gave actually addresses this question, not just its topic.
+
+    The pipeline refuses when nothing is close; a letter point often is close (the papers mention
+    the scheme but not the figure asked for). An answer counts only when its quoted sentences hold
+    most of the question's own words and, for a 'how many / how much' question, a number next to
+    the thing counted.
+    """
+    if answer.refused or not answer.citations:
+        return False
+    quotes = [f"{c.quote} {c.heading}" for c in answer.citations]
+    wanted = content_stems(question) - _BOILERPLATE
+    found = set().union(*(content_stems(q) for q in quotes))
+    if wanted and len(wanted & found) / len(wanted) < _MIN_COVERAGE:
+        return False
+    counted = _quantity_noun(question)
+    if counted is not None:
+        return any(_has_quantity(c.quote) and (not counted or counted & content_stems(c.quote)) for c in answer.citations)
+    return True
+
+
+@dataclass
+class _Numbering:
+    """One numbering of citations across the whole letter: the same passage keeps one number."""
+
+    citations: list[Citation]
+
+    def number(self, citation: Citation) -> int:
+        for existing in self.citations:
+            if (existing.doc_id, existing.start, existing.end) == (citation.doc_id, citation.start, citation.end):
+                return existing.n
+        self.citations.append(citation.model_copy(update={"n": len(self.citations) + 1}))
+        return len(self.citations)
+
+
+def _renumbered(answer: Answer, numbering: _Numbering, seen: set[int]) -> list[str]:
+    """The answer's paragraphs with letter-wide [n] markers; paragraphs citing only passages
+    already used in this section are dropped (a compound point's parts often share evidence)."""
+    local = {c.n: numbering.number(c) for c in answer.citations}
+    paragraphs = []
+    for paragraph in answer.text.split("\n\n"):
+        cited = {local[int(n)] for n in _MARKER.findall(paragraph) if int(n) in local}
+        if not paragraph.strip() or not cited or cited <= seen:
+            continue
+        seen |= cited
+        paragraphs.append(_MARKER.sub(lambda m: f"[{local.get(int(m.group(1)), int(m.group(1)))}]", paragraph.strip()))
+    return paragraphs
+
+
+def heading_for(point: str) -> str:
+    """A section heading mirroring the point: its request sentence without the polite lead-in."""
+    sentence = _sentences(point)[-1] if _sentences(point) else point
+    core = _LEAD_IN.sub("", _DISCOURSE.sub("", sentence)).strip()
+    direct = core == sentence and re.match(r"(?i)(who|what|when|where|which|how|why|whether|is|are|will|does|do|has|have)\b", core)
+    core = core.rstrip(" ?.")
+    core = core[0].upper() + core[1:] if core else sentence
+    return f"{core}?" if direct else core
+
+
+def _section(point: str, pipeline: Pipeline, numbering: _Numbering) -> DraftSection:
+    paragraphs: list[str] = []
+    uncovered: list[str] = []
+    seen: set[int] = set()
+    questions = sub_questions(point)
+    for question in questions:
+        try:
+            answer = pipeline.answer(question)
+        except AskError:
+            answer = None
+        shown = _renumbered(answer, numbering, seen) if answer and answers_question(question, answer) else []
+        if shown:
+            paragraphs.extend(shown)
+        else:
+            uncovered.append(question)
+    if not paragraphs:
+        return DraftSection(point=point, heading=heading_for(point), text=placeholder(point), covered=False, uncovered=[point])
+    paragraphs.extend(placeholder(q) for q in uncovered)
+    return DraftSection(point=point, heading=heading_for(point), text="\n\n".join(paragraphs), covered=True, uncovered=uncovered)
+
+
+# --- composing the reply -----------------------------------------------------------------------
+
+
+def signatory(pipeline: Pipeline) -> tuple[str, str]:
+    """Who signs: the settings, else the author of the newest letter in the corpus ('Name, Role')."""
+    settings = pipeline.settings
+    if settings.signatory_name:
+        return settings.signatory_name, settings.signatory_role or ""
+    metas = [m for m in pipeline.store.documents() if m.author]
+    letters = [m for m in metas if m.kind == "letter"] or metas
+    if not letters:
+        return "", settings.signatory_role or ""
+    author = re.sub(r"\s*\([^)]*\)", "", max(letters, key=lambda m: (m.date, m.id)).author)
+    name, _, role = author.partition(",")
+    return name.strip(), settings.signatory_role or role.strip()
+
+
+def _opening(letter: LetterPoints) -> str:
+    of = f" of {format_date(letter.letter_date.isoformat())}" if letter.letter_date else ""
+    about = f" about {letter.subject.rstrip('.')}" if letter.subject else ""
+    return f"Thank you for your letter{of}{about}. I have set out below what the published papers say on each of the points you raised."
+
+
+def _salutation(letter: LetterPoints) -> str:
+    return f"Dear {letter.sender_first_name}," if letter.sender_first_name else "Dear Sir or Madam,"
+
+
+def reference_line(citation: Citation) -> str:
+    """'1. Title, 1 September 2023: “verbatim quote”'."""
+    return f"{citation.n}. {citation.title}, {format_date(citation.date)}: “{normalise_ws(citation.quote)}”"
+
+
+def to_markdown(reply: DraftReply) -> str:
+    """The reply as Markdown: the letter, then the numbered reference list."""
+    parts = [format_date(reply.reply_date.isoformat()), _salutation(reply.letter), _opening(reply.letter)]
+    for section in reply.sections:
+        parts += [f"## {section.heading}", section.text]
+    parts += [CLOSING, "Yours sincerely,", reply.signatory_name or "[SIGNATORY — needs input]"]
+    if reply.signatory_role:
+        parts.append(reply.signatory_role)
+    if reply.citations:
+        parts += ["---", "## References", "\n".join(reference_line(c) for c in reply.citations)]
+    return "\n\n".join(parts) + "\n"
+
+
+def check_letter(text: object, settings: Settings) -> str:
+    """The letter's text, or a `LetterError` saying what is wrong with it."""
+    if not isinstance(text, str):
+        raise LetterError("the letter must be text")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    if not text.strip():
+        raise LetterError("the letter is empty: paste or attach the letter you want to reply to")
+    if len(text) > settings.max_letter_chars:
+        raise LetterError(
+            f"the letter is {len(text):,} characters; the limit is {settings.max_letter_chars:,}. "
+            "Trim it to the part with the questions, or give the points yourself"
+        )
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\t\f") + text.count(REPLACEMENT_CHAR)
+    if "\x00" in text or controls > max(8, len(text) // 100):
+        raise LetterError("the letter does not look like text (it holds binary data): paste the letter or give a .txt, .docx or .pdf file")
+    return text
+
+
+def draft_reply(
+    letter_text: str, pipeline: Pipeline, points: list[str] | None = None, *, today: dt.date | None = None
+) -> DraftReply:
+    """Draft a cited reply to a letter: its points (or the ones given), each answered from the papers."""
+    text = check_letter(letter_text, pipeline.settings)
+    given = [normalise_ws(p) for p in points or [] if p and p.strip()]
+    letter = split_letter(text, require_points=not given)
+    if given:
+        letter = letter.model_copy(update={"points": given})
+    for point in letter.points:
+        if len(point) > pipeline.settings.max_question_chars:
+            raise LetterError(f"a point is {len(point):,} characters; the limit is {pipeline.settings.max_question_chars:,}: shorten it")
+    numbering = _Numbering([])
+    sections = [_section(point, pipeline, numbering) for point in letter.points]
+    name, role = signatory(pipeline)
+    reply = DraftReply(
+        points=letter.points,
+        reply_markdown="",
+        citations=numbering.citations,
+        not_covered=[q for s in sections for q in s.uncovered],
+        letter=letter,
+        sections=sections,
+        reply_date=today or dt.date.today(),
+        signatory_name=name,
+        signatory_role=role,
+    )
+    reply.reply_markdown = to_markdown(reply)
+    return reply
+
+
+def to_docx(reply: DraftReply, path: Path) -> Path:
+    """Write the reply as a Word document (same content as the Markdown)."""
+    import docx
+
+    document = docx.Document()
+    for line in (format_date(reply.reply_date.isoformat()), _salutation(reply.letter), _opening(reply.letter)):
+        document.add_paragraph(line)
+    for section in reply.sections:
+        document.add_heading(section.heading, level=2)
+        for paragraph in section.text.split("\n\n"):
+            document.add_paragraph(paragraph)
+    for line in (CLOSING, "Yours sincerely,", reply.signatory_name or "[SIGNATORY — needs input]", reply.signatory_role):
+        if line:
+            document.add_paragraph(line)
+    if reply.citations:
+        document.add_page_break()
+        document.add_heading("References", level=2)
+        for citation in reply.citations:
+            document.add_paragraph(reference_line(citation))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document.save(str(path))
+    return path
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+def read_letter(path: Path) -> str:
+    """The text of a letter file (.txt, .md, .docx, .pdf, or plain text under any name)."""
+    if not path.is_file():
+        raise LetterError(f"{path}: no such file")
+    try:
+        if path.suffix.lower() in (".pdf", ".docx", ".html", ".htm", ".txt", ".md"):
+            return extract_text(path)
+        raw = path.read_bytes()
+    except CorpusError as exc:
+        raise LetterError(str(exc)) from exc
+    except OSError as exc:
+        raise LetterError(f"{path}: could not be read: {exc.strerror}") from exc
+    if b"\x00" in raw[:4096]:
+        raise LetterError(f"{path}: looks like a binary file, not text: give a .txt, .docx or .pdf letter")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LetterError(f"{path}: is not UTF-8 text: save it as UTF-8 .txt, .docx or .pdf") from exc
+
+
+def main(args: argparse.Namespace) -> int:
+    """`askpfg draft LETTER [--out reply.md|reply.docx] [--point P ...]`; 2 on a bad letter."""
+    out: Path | None = args.out
+    if out is not None and out.suffix.lower() not in (".md", ".markdown", ".docx"):
+        print(f"askpfg: error: --out {out}: use a .md or .docx file name", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        text = check_letter(read_letter(args.letter), get_settings())
+        if not args.point:
+            split_letter(text)  # a letter with no request fails before the models load
+        reply = draft_reply(text, get_pipeline(), args.point)
+    except (LetterError, AskError) as exc:
+        print(f"askpfg: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if out is None:
+        print(reply.reply_markdown, end="")
+    elif out.suffix.lower() == ".docx":
+        to_docx(reply, out)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(reply.reply_markdown, encoding="utf-8")
+    if out is not None:
+        print(f"wrote {out}", file=sys.stderr)
+    if reply.not_covered:
+        print(f"askpfg: {len(reply.not_covered)} point(s) not covered by the papers need input", file=sys.stderr)
+    return 0

@@ -34,8 +34,37 @@ STOPWORDS = frozenset(
     hers him his how i if in into is it its itself just me more most my no nor not now of off on once only or
     other our out over own same she should so some such than that the their theirs them then there these they
     this those through to too under until up very was we were what when where which while who whom why will
-    with would you your yours wales welsh government tell give say said does did papers paper letter""".split()
+    with would you your yours wales welsh government tell give say said does did papers paper letter many much
+    exactly date day anything""".split()
 )
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
+    "number": (
+        re.compile(r"\b(how (many|much)|what (proportion|percentage|rate|amount|budget|tariff)|number of|cost)\b", re.I),
+        re.compile(r"\d|£|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|hundred|million)\b", re.I),
+    ),
+    "date": (
+        re.compile(r"^\s*(when|since when|by when)\b|\bwhat (date|year|month)\b|\bby what date\b", re.I),
+        re.compile(rf"\b({_MONTHS}|Spring|Summer|Autumn|Winter|(19|20)\d\d)\b|\b\d{{1,2}}(st|nd|rd|th)?\b", re.I),
+    ),
+    "person": (
+        re.compile(r"^\s*who\b|\bwho (chairs|leads|is|was)\b", re.I),
+        re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+ [A-Z][a-z]+\b|\b(Minister|Chair|Officer|Commissioner|Board|Group|Government)\b"),
+    ),
+}
+
+
+def answer_type(question: str) -> str | None:
+    """What kind of fact the question asks for (number, date, person), if it says."""
+    for name, (asks, _) in ANSWER_TYPES.items():
+        if asks.search(question):
+            return name
+    return None
+
+
+def has_answer_type(kind: str | None, text: str) -> bool:
+    """Whether a sentence contains the kind of fact asked for."""
+    return kind is None or bool(ANSWER_TYPES[kind][1].search(text))
 
 
 class Filters(BaseModel):
@@ -138,6 +167,9 @@ class RetrievalResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+_ANAPHOR = re.compile(r"^(It|Its|This|These|They|Their|The (Commitment|Board|Group|Charter|Framework|project|service|scheme|Programme|ban|Bill))\b")
+
+
 @lru_cache(maxsize=1)
 def _stemmer():
     import Stemmer
@@ -147,8 +179,11 @@ def _stemmer():
 
 def content_stems(text: str) -> set[str]:
     """Stemmed content words (and numbers) of a text."""
-    words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’-]*|\d+(?:\.\d+)?", text)]
-    words = [w.strip("'’-") for w in words if w.lower() not in STOPWORDS and len(w) > 1]
+    words: list[str] = []
+    for word in re.findall(r"[A-Za-z][A-Za-z'’-]*|\d+(?:\.\d+)?", text.lower()):
+        word = word.strip("'’-")
+        parts = [word.replace("-", ""), *word.split("-")] if "-" in word else [word]
+        words += [w for w in parts if w not in STOPWORDS and len(w) > 1]
     return set(_stemmer().stemWords(words))
 
 
@@ -187,6 +222,28 @@ class Retriever:
                 raise KeyError(doc_id)
             self._docs[doc_id] = doc
         return self._docs[doc_id]
+
+    def widen(self, doc_id: str, sentence: Sentence) -> Sentence:
+        """The sentence plus what it needs to stand alone: the list it introduces, the sentence a
+        pronoun refers back to, or the next sentence when it is short."""
+        doc = self.document(doc_id)
+        sentences = split_sentences(doc.text)
+        index = next((i for i, s in enumerate(sentences) if s.start == sentence.start), None)
+        if index is None:
+            return sentence
+        first = last = index
+        if _ANAPHOR.match(sentence.text) and index > 0:
+            first = index - 1
+        if sentence.text.rstrip().endswith(":"):
+            while last + 1 < len(sentences) and last - index < 6 and doc.text[sentences[last + 1].start - 2 : sentences[last + 1].start] == "- ":
+                last += 1
+            last = max(last, min(index + 1, len(sentences) - 1))
+        elif len(sentence.text.split()) < 25 and index + 1 < len(sentences):
+            gap = doc.text[sentence.end : sentences[index + 1].start]
+            if "\n\n" not in gap or len(sentence.text.split()) < 10:
+                last = index + 1
+        start, end = sentences[first].start, sentences[last].end
+        return Sentence(doc.text[start:end], start, end)
 
     def _bm25_for(self, filters: Filters, k: int) -> BM25Retriever | None:
         # BM25 ignores the vector store's filters, so it is built over the filtered nodes only.
@@ -244,6 +301,7 @@ class Retriever:
         query_vector = np.asarray(get_embedder().get_query_embedding(query), dtype=np.float32)
         dense = vectors @ query_vector
         q_stems = content_stems(query)
+        kind = answer_type(query)
         evidence: list[Evidence] = []
         for (passage, sentence), d in zip(items, dense, strict=True):
             s_stems = content_stems(sentence.text)
@@ -252,7 +310,8 @@ class Retriever:
                 (len(q_stems & s_stems) + 0.5 * len((q_stems - s_stems) & h_stems)) / len(q_stems) if q_stems else 0.0
             )
             brevity = min(1.0, len(sentence.text.split()) / 8) ** 0.5  # roadmap fragments make poor evidence
-            score = (0.6 * float(d) + 0.4 * lexical) * brevity
+            typed = 0.08 if kind and has_answer_type(kind, sentence.text) else 0.0
+            score = (0.6 * float(d) + 0.4 * lexical + typed) * brevity
             evidence.append(
                 Evidence(passage.doc_id, passage.title, passage.date, passage.kind, passage.heading, sentence, score, float(d), lexical)
             )

@@ -35,9 +35,9 @@ class Settings(BaseSettings):
     llm_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
     llm_model: str = "default"
     llm_api_key: str | None = None
-    llm_timeout_s: float = 20.0
+    llm_timeout_s: float = 10.0
     llm_threads: int = 2
-    llm_max_tokens: int = 160
+    llm_max_tokens: int = 100
     use_generator: bool = True
 
     retrieve_k: int = 8

@@ -39,9 +39,10 @@ def _sources(answer: Answer) -> list[Citation]:
 
 
 def _cite(turn: int, n: int, anchor: bool) -> str:
-    """A reference link; only the first link to each source of the latest answer gets id cite-n."""
+    """A reference link to source n of answer `turn` (the chat's sanitiser drops data-* attributes,
+    so the href carries it); only the first link to each source of the latest answer gets id cite-n."""
     id_attr = f' id="cite-{n}"' if anchor else ""
-    return f'<a class="cite" href="#source-panel" data-ref="{turn}:{n}"{id_attr} title="Show source {n}">[{n}]</a>'
+    return f'<a class="cite" href="#source-{turn}-{n}"{id_attr} title="Show source {n}">[{n}]</a>'
 
 
 def answer_html(answer: Answer, turn: int, latest: bool) -> str:
@@ -132,11 +133,11 @@ def copy_text(answer: Answer) -> str:
     return f"{answer.text}\n\n{label}\n{refs}"
 
 
-def filters_from(since: str, until: str, kinds: list[str], doc_ids: list[str]) -> Filters | None:
+def filters_from(since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None) -> Filters | None:
     """The filter controls as Filters (None when nothing narrows the search)."""
     values: dict[str, object] = {}
     for name, text in (("since", since), ("until", until)):
-        if text.strip():
+        if text and text.strip():
             try:
                 values[name] = Filters.model_validate({name: text.strip()}).model_dump()[name]
             except ValidationError as exc:
@@ -157,7 +158,9 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
     examples = json.loads((UI_DIR / "examples.json").read_text(encoding="utf-8"))
     metas = pipeline.store.documents()
 
-    def ask(question: str, turns: list[Turn], since: str, until: str, kinds: list[str], doc_ids: list[str]) -> Iterator[tuple]:
+    def ask(
+        question: str, turns: list[Turn], since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None
+    ) -> Iterator[tuple]:
         try:
             filters = filters_from(since, until, kinds, doc_ids)
             question = pipeline.validate_question(question)

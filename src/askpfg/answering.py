@@ -8,7 +8,9 @@ are found in the cited evidence. If nothing survives, the answer is the evidence
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -103,6 +105,38 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
     if len(missing) / len(words) > 0.25:
         return DraftCheck(sentence, cited, False, f"unsupported words: {', '.join(sorted(missing))}")
     return DraftCheck(sentence, cited, True)
+
+
+def missing_key_facts(text: str, question: str, evidence: Evidence) -> bool:
+    """Whether a drafted answer dropped the best evidence's numbers or names (then the quote is added)."""
+    keys = set(re.findall(r"£?\d[\d,.]*\w*", evidence.text))
+    keys |= {w for w in re.findall(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]{2,}\b", evidence.text) if w.lower() not in question.lower()}
+    return any(k not in text for k in keys)
+
+
+def bounded_stream(generator: Generator, messages: list[ChatMessage], max_tokens: int, deadline: float) -> Iterator[str]:
+    """The generator's deltas, but never past the deadline, even if the generator itself hangs.
+
+    The generator runs in a daemon thread feeding a queue; waiting on the queue is bounded.
+    """
+    out: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for delta in generator.stream(messages, max_tokens, deadline):
+                out.put(delta)
+            out.put(None)
+        except BaseException as exc:  # handed to the consumer, which falls back
+            out.put(exc)
+
+    threading.Thread(target=pump, daemon=True).start()
+    while True:
+        item = out.get(timeout=max(0.01, deadline - time.monotonic()))
+        if item is None:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def split_draft(draft: str) -> list[tuple[str, list[int]]]:
@@ -259,7 +293,7 @@ class Pipeline:
             draft = ""
             deadline = time.monotonic() + self.settings.llm_timeout_s
             try:
-                for delta in generator.stream(self.prompt(standalone, evidence), self.settings.llm_max_tokens, deadline):
+                for delta in bounded_stream(generator, self.prompt(standalone, evidence), self.settings.llm_max_tokens, deadline):
                     draft += delta
                     yield delta
             except Exception:  # a crashed, unreachable or slow generator falls back to extraction
@@ -267,9 +301,10 @@ class Pipeline:
             if "NOT COVERED" not in draft:
                 text = self.verified_text(draft, standalone, evidence)
                 mode = "generated" if text else mode
-        if not text:
-            text = self.extractive_text(standalone, evidence)
-            yield ("\n\n" if generator is not None else "") + text
+        if not text or missing_key_facts(text, standalone, evidence[0]):
+            quoted = self.extractive_text(standalone, evidence)
+            text = f"{text}\n\n{quoted}" if text else quoted
+            yield ("\n\n" if generator is not None else "") + quoted
         timings.generate = (time.perf_counter() - t) * 1000
 
         used = sorted({int(n) for group in _MARKER.findall(text) for n in group.split(",")})

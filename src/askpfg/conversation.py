@@ -97,7 +97,9 @@ def condense_question(question: str, history: list[Message], generator: Generato
         ChatMessage("user", f"Conversation:\n{transcript}\n\nLast question: {question}\nRewritten question:"),
     ]
     try:
-        rewritten = "".join(generator.stream(messages, 60, time.monotonic() + 8)).strip().strip('"').splitlines()[0]
+        from askpfg.answering import bounded_stream
+
+        rewritten = "".join(bounded_stream(generator, messages, 60, time.monotonic() + 6)).strip().strip('"').splitlines()[0]
     except Exception:  # model failed or timed out: the rule's answer stands
         return ruled
     named = {n.lower() for n in named_bodies(history)}

@@ -12,15 +12,20 @@ import datetime as dt
 import itertools
 import re
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from askpfg.answering import Pipeline, format_date, get_pipeline, normalise_ws
+from askpfg.answering import Pipeline, format_date, get_pipeline, normalise_ws, quote_is_verbatim
 from askpfg.conversation import last_named_body, rule_condense
 from askpfg.corpus import REPLACEMENT_CHAR, CorpusError, extract_text
-from askpfg.retrieval import content_stems
+from askpfg.chunking import split_sentences
+from askpfg.retrieval import Filters, content_stems
 from askpfg.schemas import Answer, AskError, Citation, Message
 from askpfg.settings import Settings, get_settings
 
@@ -67,6 +72,7 @@ _NOT_A_POINT = re.compile(
 )
 _CLAUSE = re.compile(r",?\s+(?:and|including)\s+(?=(?:who|when|where|which|what|how|whether|any)\b)", re.I)
 _LABEL_MAX_WORDS = 7
+_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those)\b", re.I)
 _LEAD_IN = re.compile(
     r"^(?:(?:i|we)\s+(?:would|should)\s+be\s+grateful\s+if\s+you\s+(?:could|would)\s+|(?:could|can|would)\s+you\s+|please\s+|kindly\s+)"
     r"(?:also\s+)?(?:please\s+)?(?:set\s+out|provide(?:\s+us\s+with)?|confirm|outline|explain|describe|clarify|tell\s+(?:us|me)|"
@@ -86,10 +92,18 @@ _QUANTITY_STOP = frozenset(
 _BOILERPLATE = frozenset(
     content_stems(
         "grateful could set out provide confirm outline explain describe clarify please kindly tell us know let share detail "
-        "details information current currently position members committee understand like would welcome also since then"
+        "details information current currently position members committee understand like would welcome also since then "
+        "government's"
     )
 )
 _MIN_COVERAGE = 0.5
+_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:(?:of|for|on|and|the|a|to)\s+)*[A-Z][\w’'-]*)+")
+_QUOTED = re.compile(r"[\"“‘]([^\"”’]{8,})[\"”’]")
+_OBJECT = re.compile(
+    r"\b(?:set\s+out|provide(?:\s+us\s+with)?|outline|confirm|explain|describe|share|give)\s+(?:the|a|an|any|your)\s+"
+    r"(?P<head>[^,;:?.]*?)(?=\s+(?:of|on|for|to|from|by|in|with|under|between|at|about|that|which|who|whose|established)\b|[,;:?.]|$)",
+    re.I,
+)
 
 
 class LetterError(ValueError):
@@ -252,22 +266,27 @@ def _points(body: str) -> list[str]:
 
 def sub_questions(point: str) -> list[str]:
     """A compound point as separate questions for retrieval: 'who chairs the Board and when it
-    first met' -> ['who chairs the Board', 'when the Board first met']."""
+    first met' -> ['who chairs the Board', 'when the Board first met']. A part whose 'it' or
+    'that figure' names nothing earlier stays with the part before it."""
     sentences = _sentences(point)
-    context, request = sentences[:-1], sentences[-1] if sentences else ""
-    cuts = [m for m in _CLAUSE.finditer(request) if len(request[: m.start()].split()) >= 4]
-    if not cuts:
+    if not sentences:
         return [point]
-    bounds = [0, *[m.start() for m in cuts], len(request)]
-    starts = [0, *[m.end() for m in cuts]]
-    clauses = [request[s:e].strip(" ,.?") for s, e in zip(starts, bounds[1:], strict=True)]
-    questions = [" ".join([*context, clauses[0]]) + "?"]
-    for clause in clauses[1:]:
-        earlier = [Message(role="user", content=" ".join([*context, c])) for c in clauses[: clauses.index(clause)]]
+    context, request = sentences[:-1], sentences[-1]
+    cuts = [m for m in _CLAUSE.finditer(request) if len(request[: m.start()].split()) >= 4]
+    parts = [request[: cuts[0].start()] if cuts else request]
+    questions = [" ".join([*context, parts[0].strip(" ,.?")]) + "?"]
+    for i, cut in enumerate(cuts):
+        clause = request[cut.end() : cuts[i + 1].start() if i + 1 < len(cuts) else len(request)].strip(" ,.?")
+        earlier = [Message(role="user", content=" ".join([*context, *parts]))]
         body = last_named_body(earlier)
+        if _PRONOUN.search(clause) and body is None:
+            parts[-1] += request[cut.start() : cut.end()] + clause
+            questions[-1] = questions[-1].rstrip("?") + request[cut.start() : cut.end()] + clause + "?"
+            continue
         resolved = rule_condense(clause, earlier)
         if body and resolved == clause and last_named_body([Message(role="user", content=clause)]) is None:
             resolved = f"{clause} ({body})"
+        parts.append(clause)
         questions.append(resolved[0].upper() + resolved[1:] + "?")
     return questions
 
@@ -365,22 +384,42 @@ def _has_quantity(text: str) -> bool:
     return bool(re.search(r"£\s?\d|\d", text))
 
 
-def answers_question(question: str, answer: Answer) -> bool:
-    """Whether an answer the pipeline gave actually addresses this question, not just its topic.
+def _names(question: str) -> list[set[str]]:
+    """Stems of each thing a question names: 'the Ministerial Oversight Board', a quoted title."""
+    names = _NAME.findall(question) + _QUOTED.findall(question)
+    return [stems for stems in (content_stems(name) - _BOILERPLATE for name in names) if stems]
 
-    The pipeline refuses when nothing is close; a letter point often is close (the papers mention
-    the scheme but not the figure asked for). An answer counts only when its quoted sentences hold
-    most of the question's own words and, for a 'how many / how much' question, a number next to
-    the thing counted.
+
+def _object_head(request: str) -> set[str]:
+    """Stems of what an imperative request asks for: 'provide the evaluation findings on ...' -> {evalu, find}."""
+    match = _OBJECT.search(request)
+    return content_stems(match.group("head")) - _BOILERPLATE if match else set()
+
+
+def answers_question(question: str, answer: Answer, context: Callable[[Citation], str] = lambda _c: "") -> bool:
+    """Whether an answer the pipeline gave addresses this question, not just its topic.
+
+    The pipeline refuses when nothing is close; a letter's point often is close (the papers
+    mention the scheme but not the figure asked for). An answer counts only when its quoted
+    sentences (read with the sentence before each, from `context`) hold half the request's own
+    words and one of the things it names, the thing an imperative request asks for, and for a
+    'how many / how much' question a number beside the thing counted.
     """
     if answer.refused or not answer.citations:
         return False
-    quotes = [f"{c.quote} {c.heading}" for c in answer.citations]
-    wanted = content_stems(question) - _BOILERPLATE
-    found = set().union(*(content_stems(q) for q in quotes))
+    request = (_sentences(question) or [question])[-1]
+    quoted = set().union(*(content_stems(c.quote) for c in answer.citations))
+    found = quoted.union(*(content_stems(f"{context(c)} {c.heading}") for c in answer.citations))
+    wanted = content_stems(request) - _BOILERPLATE
     if wanted and len(wanted & found) / len(wanted) < _MIN_COVERAGE:
         return False
-    counted = _quantity_noun(question)
+    names = _names(question)
+    if names and not any(name <= found for name in names):
+        return False
+    head = _object_head(request)
+    if head and not (head & quoted or ("date" in head and any(p.search(c.quote) for c in answer.citations for p in _DATE_PATTERNS[:2]))):
+        return False
+    counted = _quantity_noun(request)
     if counted is not None:
         return any(_has_quantity(c.quote) and (not counted or counted & content_stems(c.quote)) for c in answer.citations)
     return True
@@ -424,25 +463,48 @@ def heading_for(point: str) -> str:
     return f"{core}?" if direct else core
 
 
+def _context(pipeline: Pipeline) -> Callable[[Citation], str]:
+    """The sentence before a cited one, so 'The Board is jointly chaired by ...' knows which board."""
+
+    def before(citation: Citation) -> str:
+        text = pipeline.retriever.document(citation.doc_id).text
+        previous = split_sentences(text, max(0, citation.start - 600), citation.start)
+        return previous[-1].text if previous else ""
+
+    return before
+
+
+def _ask(pipeline: Pipeline, question: str, filters: Filters | None = None) -> Answer | None:
+    try:
+        return pipeline.answer(question, filters=filters)
+    except AskError:
+        return None
+
+
 def _section(point: str, pipeline: Pipeline, numbering: _Numbering) -> DraftSection:
-    paragraphs: list[str] = []
-    uncovered: list[str] = []
-    seen: set[int] = set()
+    """Answer a point part by part; a part the first search misses is retried within the
+    documents its sibling parts were answered from."""
+    context = _context(pipeline)
     questions = sub_questions(point)
+    answers: dict[str, Answer] = {}
     for question in questions:
-        try:
-            answer = pipeline.answer(question)
-        except AskError:
-            answer = None
-        shown = _renumbered(answer, numbering, seen) if answer and answers_question(question, answer) else []
-        if shown:
-            paragraphs.extend(shown)
-        else:
-            uncovered.append(question)
+        answer = _ask(pipeline, question)
+        if answer is not None and answers_question(question, answer, context):
+            answers[question] = answer
+    docs = sorted({c.doc_id for a in answers.values() for c in a.citations})
+    for question in questions:
+        if question not in answers and docs:
+            answer = _ask(pipeline, question, Filters(doc_ids=docs))
+            if answer is not None and answers_question(question, answer, context):
+                answers[question] = answer
+    seen: set[int] = set()
+    paragraphs = [p for q in questions if q in answers for p in _renumbered(answers[q], numbering, seen)]
+    heading = heading_for(point)
     if not paragraphs:
-        return DraftSection(point=point, heading=heading_for(point), text=placeholder(point), covered=False, uncovered=[point])
-    paragraphs.extend(placeholder(q) for q in uncovered)
-    return DraftSection(point=point, heading=heading_for(point), text="\n\n".join(paragraphs), covered=True, uncovered=uncovered)
+        return DraftSection(point=point, heading=heading, text=placeholder(point), covered=False, uncovered=[point])
+    uncovered = [q for q in questions if q not in answers]
+    text = "\n\n".join([*paragraphs, *(placeholder(q) for q in uncovered)])
+    return DraftSection(point=point, heading=heading, text=text, covered=True, uncovered=uncovered)
 
 
 # --- composing the reply -----------------------------------------------------------------------
@@ -611,3 +673,258 @@ def main(args: argparse.Namespace) -> int:
     if reply.not_covered:
         print(f"askpfg: {len(reply.not_covered)} point(s) not covered by the papers need input", file=sys.stderr)
     return 0
+
+
+# --- API and UI --------------------------------------------------------------------------------
+
+
+class DraftRequest(BaseModel):
+    """What `POST /api/draft` takes: the letter's text and, optionally, the points to answer."""
+
+    letter: str
+    points: list[str] | None = None
+
+
+class DraftResponse(BaseModel):
+    """What `POST /api/draft` returns."""
+
+    points: list[str]
+    reply_markdown: str
+    citations: list[Citation]
+    not_covered: list[str]
+
+
+def register_api(app: FastAPI, get_pipeline_fn: Callable[[], Pipeline]) -> None:
+    """Add `POST /api/draft` to an app; a bad letter is a 400 `{"error", "detail"}`."""
+
+    @app.post("/api/draft", response_model=DraftResponse, tags=["drafting"])
+    def draft(request: DraftRequest) -> DraftResponse | JSONResponse:
+        """Draft a cited reply to a letter (takes seconds per point: every point is searched and verified)."""
+        try:
+            reply = draft_reply(request.letter, get_pipeline_fn(), request.points)
+        except (LetterError, AskError) as exc:
+            return JSONResponse({"error": "bad letter", "detail": str(exc)}, status_code=400)
+        return DraftResponse.model_validate(reply.model_dump(include=set(DraftResponse.model_fields)))
+
+
+def sources_markdown(reply: DraftReply) -> str:
+    """The reference list for the UI's sources panel."""
+    if not reply.citations:
+        return "_No sources: nothing in the reply is drawn from the papers._"
+    return "\n\n".join(f"**[{c.n}]** {c.title}, {format_date(c.date)}\n\n> {normalise_ws(c.quote)}" for c in reply.citations)
+
+
+def build_draft_tab(pipeline: Pipeline) -> None:
+    """The 'Draft a reply' tab's components, built inside an open `gr.Tab` context."""
+    import tempfile
+
+    import gradio as gr
+
+    def load(path: str | None) -> str:
+        if not path:
+            return gr.skip()
+        try:
+            return check_letter(read_letter(Path(path)), pipeline.settings)
+        except LetterError as exc:
+            raise gr.Error(str(exc).replace(str(Path(path).parent) + "/", "")) from exc
+
+    def find(letter: str) -> tuple[str, str]:
+        try:
+            found = split_letter(check_letter(letter, pipeline.settings))
+        except LetterError as exc:
+            raise gr.Error(str(exc)) from exc
+        return "\n".join(found.points), f"Found {len(found.points)} point(s). Edit, add or delete lines, then draft the reply."
+
+    def draft(letter: str, points: str) -> tuple[str, str, str | None, str]:
+        try:
+            reply = draft_reply(letter, pipeline, [p for p in points.splitlines() if p.strip()] or None)
+        except (LetterError, AskError) as exc:
+            raise gr.Error(str(exc)) from exc
+        path = to_docx(reply, Path(tempfile.mkdtemp(prefix="askpfg-reply-")) / "reply.docx")
+        gaps = f" {len(reply.not_covered)} part(s) are not covered by the papers and need input." if reply.not_covered else ""
+        return reply.reply_markdown, sources_markdown(reply), str(path), f"Drafted {len(reply.points)} point(s).{gaps}"
+
+    gr.Markdown(
+        "Paste a letter or upload it, check the points found in it, then draft a reply. Every factual "
+        "sentence cites the papers; a point they do not answer is marked **NOT COVERED** for you to fill in."
+    )
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=360):
+            letter = gr.Textbox(label="Letter", lines=14, max_lines=30, placeholder="Paste the incoming letter here", elem_id="draft-letter")
+            upload = gr.File(label="…or upload it (.txt, .docx, .pdf)", file_types=[".txt", ".md", ".docx", ".pdf"], type="filepath", elem_id="draft-upload")
+            find_button = gr.Button("Find points", elem_id="draft-find")
+            points = gr.Textbox(label="Points to answer (one per line)", lines=8, max_lines=20, elem_id="draft-points")
+            draft_button = gr.Button("Draft reply", variant="primary", elem_id="draft-reply")
+            status = gr.Markdown(elem_id="draft-status")
+        with gr.Column(scale=1, min_width=420):
+            reply_view = gr.Markdown(label="Draft reply", elem_id="draft-output", container=True)
+            with gr.Accordion("Sources", open=True, elem_id="draft-sources-panel"):
+                sources = gr.Markdown(elem_id="draft-sources")
+            download = gr.File(label="Download .docx", interactive=False, elem_id="draft-docx")
+    upload.upload(load, upload, letter)
+    find_button.click(find, letter, [points, status])
+    draft_button.click(draft, [letter, points], [reply_view, sources, download, status], concurrency_limit=2)
+
+
+# --- evaluation on incoming letters ------------------------------------------------------------
+
+
+class ExpectedPoint(BaseModel):
+    """One point an evaluation letter raises, and what a good reply to it contains."""
+
+    point: str
+    answerable: bool
+    key_facts: list[list[str]] = []
+    docs: list[str] = []
+
+
+class ExpectedLetter(BaseModel):
+    """`letter-NN.expected.json`."""
+
+    sender: str
+    letter_date: dt.date
+    points: list[ExpectedPoint]
+
+
+class LetterResult(BaseModel):
+    """How the draft for one evaluation letter scored."""
+
+    letter: str
+    sender_ok: bool
+    date_ok: bool
+    points_expected: int
+    points_found: int
+    points_matched: int
+    answerable: int
+    with_key_facts: int
+    unanswerable: int
+    flagged: int
+    invented: int
+    citations: int
+    citations_verified: int
+    seconds: float
+    problems: list[str] = []
+
+
+class LettersReport(BaseModel):
+    """Reply-drafting results over a folder of letters."""
+
+    letters: list[LetterResult]
+
+    def total(self, field: str) -> int:
+        return sum(getattr(r, field) for r in self.letters)
+
+    @property
+    def key_fact_rate(self) -> float:
+        return self.total("with_key_facts") / max(1, self.total("answerable"))
+
+    @property
+    def passed(self) -> bool:
+        """No invented answer, and at least 90% of answerable points carry their key facts."""
+        return bool(self.letters) and self.total("invented") == 0 and self.key_fact_rate >= 0.9
+
+    def table(self) -> str:
+        """A plain-text table, one row per letter, then totals, problems and the verdict."""
+        head = f"{'letter':<12}{'sender':>7}{'date':>6}{'points':>9}{'key facts':>11}{'flagged':>9}{'invented':>10}{'quotes ok':>11}{'secs':>7}"
+        rows = [head, "-" * len(head)]
+
+        def row(name: str, r: LetterResult | None) -> str:
+            get = (lambda f: getattr(r, f)) if r else self.total
+            sender = ("ok" if r.sender_ok else "NO") if r else f"{sum(x.sender_ok for x in self.letters)}/{len(self.letters)}"
+            date = ("ok" if r.date_ok else "NO") if r else f"{sum(x.date_ok for x in self.letters)}/{len(self.letters)}"
+            seconds = r.seconds if r else sum(x.seconds for x in self.letters)
+            return (
+                f"{name:<12}{sender:>7}{date:>6}{get('points_matched'):>5}/{get('points_expected'):<3}"
+                f"{get('with_key_facts'):>7}/{get('answerable'):<3}{get('flagged'):>5}/{get('unanswerable'):<3}"
+                f"{get('invented'):>10}{get('citations_verified'):>7}/{get('citations'):<3}{seconds:>7.0f}"
+            )
+
+        rows += [row(r.letter, r) for r in self.letters]
+        rows += ["-" * len(head), row("total", None), ""]
+        rows += [f"{r.letter}: {p}" for r in self.letters for p in r.problems]
+        verdict = "PASS" if self.passed else "FAIL"
+        rows.append(
+            f"{verdict}: {self.key_fact_rate:.0%} of answerable points carry their key facts (need 90%), "
+            f"{self.total('invented')} invented answers (need 0), "
+            f"{self.total('citations_verified')}/{self.total('citations')} quotes verbatim"
+        )
+        return "\n".join(rows)
+
+
+def _overlap(a: str, b: str) -> float:
+    """Word overlap of two point descriptions (Dice coefficient of content stems)."""
+    x, y = content_stems(a) - _BOILERPLATE, content_stems(b) - _BOILERPLATE
+    return 2 * len(x & y) / (len(x) + len(y)) if x and y else 0.0
+
+
+def match_points(found: list[str], expected: list[str], threshold: float = 0.2) -> dict[int, int]:
+    """expected index -> found index, pairing the most overlapping first, each point used once."""
+    pairs = sorted(((_overlap(f, e), ei, fi) for fi, f in enumerate(found) for ei, e in enumerate(expected)), reverse=True)
+    matched: dict[int, int] = {}
+    for score, ei, fi in pairs:
+        if score >= threshold and ei not in matched and fi not in matched.values():
+            matched[ei] = fi
+    return matched
+
+
+def _answer_text(section: DraftSection) -> str:
+    """A section's drafted text without its placeholders (they repeat the question's words)."""
+    return re.sub(r"\[NOT COVERED BY THE PAPERS:[^\]]*\]", " ", section.text)
+
+
+def evaluate_letter(path: Path, pipeline: Pipeline) -> LetterResult:
+    """Draft a reply to one letter and score it against its `.expected.json`."""
+    expected = ExpectedLetter.model_validate_json(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
+    started = time.perf_counter()
+    reply = draft_reply(read_letter(path), pipeline)
+    seconds = time.perf_counter() - started
+    matched = match_points(reply.points, [p.point for p in expected.points])
+    problems: list[str] = []
+    with_facts = flagged = invented = 0
+    for ei, point in enumerate(expected.points):
+        section = reply.sections[matched[ei]] if ei in matched else None
+        if section is None:
+            problems.append(f"point not found: {point.point}")
+        elif point.answerable:
+            text = _answer_text(section)
+            missing = [group for group in point.key_facts if not any(re.search(alt, text, re.I) for alt in group)]
+            if missing:
+                problems.append(f"key facts missing {missing}: {point.point}")
+            with_facts += not missing
+        elif section.covered:
+            invented += 1
+            problems.append(f"INVENTED answer to an unanswerable point: {point.point}")
+        else:
+            flagged += 1
+    verified = 0
+    for citation in reply.citations:
+        if quote_is_verbatim(citation.quote, pipeline.retriever.document(citation.doc_id).text):
+            verified += 1
+        else:
+            problems.append(f"quote [{citation.n}] not found verbatim in {citation.doc_id}")
+    sender_ok = normalise_ws(reply.letter.sender).lower() == expected.sender.lower()
+    return LetterResult(
+        letter=path.stem,
+        sender_ok=sender_ok,
+        date_ok=reply.letter.letter_date == expected.letter_date,
+        points_expected=len(expected.points),
+        points_found=len(reply.points),
+        points_matched=len(matched),
+        answerable=sum(p.answerable for p in expected.points),
+        with_key_facts=with_facts,
+        unanswerable=sum(not p.answerable for p in expected.points),
+        flagged=flagged,
+        invented=invented,
+        citations=len(reply.citations),
+        citations_verified=verified,
+        seconds=round(seconds, 1),
+        problems=problems,
+    )
+
+
+def evaluate_letters(folder: Path, pipeline: Pipeline) -> LettersReport:
+    """Draft a reply to every `*.txt` letter in a folder that has a `.expected.json` beside it."""
+    letters = sorted(p for p in folder.glob("*.txt") if p.with_suffix(".expected.json").is_file())
+    if not letters:
+        raise LetterError(f"{folder}: no letters (*.txt with a matching .expected.json)")
+    return LettersReport(letters=[evaluate_letter(path, pipeline) for path in letters])

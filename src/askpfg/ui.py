@@ -19,8 +19,9 @@ from askpfg.schemas import Answer, AskError, Citation, Message
 from askpfg.settings import PROJECT_ROOT
 
 UI_DIR = PROJECT_ROOT / "ui"
-WINDOW = 700  # characters of the document shown either side of a cited passage
+BEFORE, AFTER = 450, 550  # characters of the document shown around a cited passage
 _MARKER = re.compile(r"\[(\d+)\]")
+_HEADING = re.compile(r"^#{1,6} +(.+)$", re.M)
 HINT = '<div class="source-empty"><p>Click a numbered reference such as <b>[1]</b> in an answer to read the passage in its document.</p></div>'
 THEME = gr.themes.Default(
     primary_hue="teal",
@@ -86,13 +87,18 @@ def _pending(text: str, searching: bool) -> dict[str, str]:
     return {"role": "assistant", "content": f'<div class="pending">{draft}<p class="pending-label">{label}</p></div>'}
 
 
+def _doc_html(text: str) -> str:
+    """Document text as HTML; its Markdown headings shown as headings."""
+    return _HEADING.sub(r'<span class="doc-heading">\1</span>', html.escape(text))
+
+
 def source_html(pipeline: Pipeline, citation: Citation, nearest: bool) -> str:
     """The cited passage highlighted in a window of its document, with the document's details."""
     doc = pipeline.store.document(citation.doc_id)
     if doc is None:
         return '<div class="source-empty"><p>That document is no longer in the index.</p></div>'
     text, start, end = doc.text, citation.start, citation.end
-    lo, hi = max(0, start - WINDOW), min(len(text), end + WINDOW)
+    lo, hi = max(0, start - BEFORE), min(len(text), end + AFTER)
     if lo > 0:  # begin at a paragraph, else a word, boundary
         cut = text.find("\n", lo, start)
         lo = cut + 1 if cut != -1 else text.find(" ", lo, start) + 1
@@ -101,9 +107,9 @@ def source_html(pipeline: Pipeline, citation: Citation, nearest: bool) -> str:
         hi = cut if cut != -1 else max(end, text.rfind(" ", end, hi))
     passage = (
         ("… " if lo > 0 else "")
-        + html.escape(text[lo:start])
+        + _doc_html(text[lo:start].lstrip())
         + f'<mark id="source-mark">{html.escape(text[start:end])}</mark>'
-        + html.escape(text[end:hi])
+        + _doc_html(text[end:hi].rstrip())
         + (" …" if hi < len(text) else "")
     )
     meta = doc.meta
@@ -218,7 +224,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                             autofocus=True,
                         )
                         ask_button = gr.Button("Ask", elem_id="ask", variant="primary", scale=1, min_width=90)
-                        reset = gr.Button("New conversation", elem_id="reset", scale=1, min_width=90)
+                        reset = gr.Button("Reset", elem_id="reset", variant="secondary", scale=1, min_width=90)
                     gr.Examples(examples=[[q] for q in examples], inputs=[question], label="Example questions")
                 with gr.Column(scale=2, min_width=320):
                     source = gr.HTML(HINT, elem_id="source-panel", label="Source")
@@ -260,6 +266,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             ask,
             inputs=[question, turns, since, until, kinds, docs],
             outputs=[chat, turns, source, copy, question],
+            show_progress_on=chat,
             concurrency_limit=8,
         )
         trigger.click(show_source, [ref, turns], source, js="(ref, turns) => [window.askpfgCite || ref, turns]", show_progress="hidden")

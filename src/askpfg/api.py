@@ -22,6 +22,7 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -264,7 +265,15 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
         )
 
     @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    async def unknown(path: str) -> JSONResponse:
+    async def unknown(path: str, request: Request) -> JSONResponse:
+        allowed = sorted(
+            method
+            for route in app.routes
+            if isinstance(route, APIRoute) and route.include_in_schema and route.path_regex.match(f"/api/{path}")
+            for method in route.methods
+        )
+        if allowed:
+            return _error(405, "method not allowed", f"{request.method} /api/{path}: use {' or '.join(allowed)}")
         return _error(404, "not found", f"no endpoint /api/{path}; see /docs")
 
     return app

@@ -19,7 +19,7 @@ from askpfg.schemas import Answer, AskError, Citation, Message
 from askpfg.settings import PROJECT_ROOT
 
 UI_DIR = PROJECT_ROOT / "ui"
-BEFORE, AFTER = 450, 550  # characters of the document shown around a cited passage
+BEFORE, AFTER, CONTEXT = 450, 550, 150  # document characters shown around a cited passage (CONTEXT at least)
 _MARKER = re.compile(r"\[(\d+)\]")
 _HEADING = re.compile(r"^#{1,6} +(.+)$", re.M)
 HINT = '<div class="source-empty"><p>Click a numbered reference such as <b>[1]</b> in an answer to read the passage in its document.</p></div>'
@@ -99,12 +99,10 @@ def source_html(pipeline: Pipeline, citation: Citation, nearest: bool) -> str:
         return '<div class="source-empty"><p>That document is no longer in the index.</p></div>'
     text, start, end = doc.text, citation.start, citation.end
     lo, hi = max(0, start - BEFORE), min(len(text), end + AFTER)
-    if lo > 0:  # begin at a paragraph, else a word, boundary
-        cut = text.find("\n", lo, start)
-        lo = cut + 1 if cut != -1 else text.find(" ", lo, start) + 1
+    if lo > 0:  # cut at a paragraph, else a sentence, else a word boundary, keeping some context
+        lo = next((c + len(sep) for sep in ("\n", ". ", " ") if (c := text.find(sep, lo, start - CONTEXT)) != -1), lo)
     if hi < len(text):
-        cut = text.rfind("\n", end, hi)
-        hi = cut if cut != -1 else max(end, text.rfind(" ", end, hi))
+        hi = next((c + len(sep.rstrip()) for sep in ("\n", ". ", " ") if (c := text.rfind(sep, end + CONTEXT, hi)) != -1), hi)
     passage = (
         ("… " if lo > 0 else "")
         + _doc_html(text[lo:start].lstrip())
@@ -170,8 +168,10 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         try:
             filters = filters_from(since, until, kinds, doc_ids)
             question = pipeline.validate_question(question)
-        except AskError as exc:
-            raise gr.Error(str(exc)) from exc
+        except AskError as exc:  # a toast; the chat keeps no error state
+            gr.Warning(str(exc))
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
         history = [Message(role=r, content=c) for q, a in turns for r, c in (("user", q), ("assistant", a.text))]
         shown = chat_messages(turns) + [{"role": "user", "content": html.escape(question)}]
         yield shown + [_pending("", searching=True)], turns, HINT, "", ""
@@ -251,7 +251,8 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                 headers=["Date", "Kind", "Title", "Author", "Recipient", "Id"],
                 interactive=False,
                 wrap=True,
-                column_widths=["9%", "9%", "30%", "20%", "20%", "12%"],
+                max_height=900,
+                column_widths=["8%", "9%", "28%", "20%", "18%", "17%"],
                 elem_id="documents",
             )
         if importlib.util.find_spec("askpfg.drafting") is not None:
@@ -271,6 +272,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         )
         trigger.click(show_source, [ref, turns], source, js="(ref, turns) => [window.askpfgCite || ref, turns]", show_progress="hidden")
         reset.click(lambda: ([], [], HINT, "", ""), outputs=[chat, turns, source, copy, question])
+        chat.clear(lambda: ([], HINT, ""), outputs=[turns, source, copy])  # the chat's own bin icon
     return blocks
 
 

@@ -198,3 +198,22 @@ def test_eight_concurrent_clients_share_the_pipeline(client: TestClient, pipelin
     for status, body, expected in results:
         assert status == 200, body
         assert expected in body["text"] and body["citations"], body["text"]
+
+
+def test_draft_endpoint_returns_a_cited_reply_and_flags_what_the_papers_do_not_cover(client: TestClient):
+    letter = (
+        "Dear Julie,\n\nThank you for your recent update.\n\n1. Who chairs the Oversight Board?\n"
+        "2. How many foster carers were approved in Wales in March 2023?\n\nYours sincerely,\n\nGareth Llewellyn MS\n"
+    )
+    response = client.post("/api/draft", json={"letter": letter})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["points"]) == 2
+    assert "Dear Gareth" in body["reply_markdown"] and "Anthony Douglas" in body["reply_markdown"]
+    assert body["citations"] and body["not_covered"]
+
+
+def test_draft_endpoint_rejects_an_empty_letter_with_a_json_400(client: TestClient):
+    response = client.post("/api/draft", json={"letter": "   "})
+    assert response.status_code == 400
+    assert set(response.json()) == {"error", "detail"}

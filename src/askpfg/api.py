@@ -28,7 +28,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from askpfg import __version__
+from askpfg import __version__, drafting
 from askpfg.answering import Pipeline, get_pipeline
 from askpfg.corpus import Document, DocumentMeta
 from askpfg.models import EMBEDDING_NAME
@@ -263,6 +263,8 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
             embedding_model=EMBEDDING_NAME,
             generator=generator.name if generator else None,
         )
+
+    drafting.register_api(app, runtime.require)
 
     @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def unknown(path: str, request: Request) -> JSONResponse:

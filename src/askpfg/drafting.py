@@ -22,9 +22,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from askpfg.answering import Pipeline, format_date, get_pipeline, normalise_ws, quote_is_verbatim
+from askpfg.chunking import split_sentences
 from askpfg.conversation import last_named_body, rule_condense
 from askpfg.corpus import REPLACEMENT_CHAR, CorpusError, extract_text
-from askpfg.chunking import split_sentences
 from askpfg.retrieval import Filters, content_stems
 from askpfg.schemas import Answer, AskError, Citation, Message
 from askpfg.settings import Settings, get_settings
@@ -43,7 +43,7 @@ _POST_NOMINAL = re.compile(r"(\s+(?:[A-Z]{2,5}(?:/[A-Z]{2,5})?|[A-Z]\.?[A-Z]\.?)
 _TITLE = re.compile(r"^(mr|mrs|ms|miss|mx|dr|prof(essor)?|cllr|councillor|sir|dame|lord|lady|rev(erend)?)\.?\s+", re.I)
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _DATE_PATTERNS = (
-    re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m>{_MONTHS}|{_MONTHS[:3]}\w*)\.?,?\s+(?P<y>\d{{4}})\b", re.I),
+    re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?,?\s+(?P<y>\d{{4}})\b", re.I),
     re.compile(rf"\b(?P<m>{_MONTHS})\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})\b", re.I),
     re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\b"),
     re.compile(r"\b(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})\b"),
@@ -80,6 +80,16 @@ _LEAD_IN = re.compile(
     re.I,
 )
 _MARKER = re.compile(r"\[(\d+)\]")
+_POLITE = re.compile(
+    r"^(?:(?:i|we)\s+(?:would|should)\s+be\s+grateful\s+if\s+you\s+(?:could|would)\s+|(?:could|can|would|will)\s+you\s+(?:please\s+)?|"
+    r"please\s+|kindly\s+)(?:also\s+)?",
+    re.I,
+)
+_ASK_VERB = re.compile(
+    r"^(?:confirm|tell\s+(?:us|me)|let\s+(?:us|me)\s+know|say|explain|clarify|set\s+out|outline|describe)\s+"
+    r"(?=(?:who|what|when|where|which|how|why|whether)\b)",
+    re.I,
+)
 _QUANTITY = re.compile(
     r"\b(?:how\s+many|how\s+much|number\s+of|(?:total|estimated|specific|overall)\s+"
     r"(?=(?:\w+\s+){0,2}(?:cost|budget|tariff|amount|sum|figure|funding|spend)))(?P<what>[^,.;?]*)",
@@ -92,11 +102,20 @@ _QUANTITY_STOP = frozenset(
 _BOILERPLATE = frozenset(
     content_stems(
         "grateful could set out provide confirm outline explain describe clarify please kindly tell us know let share detail "
-        "details information current currently position members committee understand like would welcome also since then "
-        "government's"
+        "details information current currently position members committee understand like would welcome also since then"
     )
 )
 _MIN_COVERAGE = 0.5
+_MIN_PARAGRAPH_COVERAGE = 0.34
+_DIRECT = re.compile(r"(who|what|when|where|which|how|why|whether|is|are|was|were|will|does|do|did|has|have|(on|in|at|by|to|for)\s+(what|which|whom))\b", re.I)
+_WHEN = re.compile(r"\b(when|what date|which date|by what date|how soon|what time(scale|table)?)\b", re.I)
+_TIME = re.compile(
+    r"\b(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|"
+    r"Sept?|Oct|Nov|Dec|(?i:spring|summer|autumn|winter)|(19|20)\d\d|"
+    r"(?i:(this|next|last|later|coming|current)\s+(year|term|senedd|month|week|quarter)|today|tomorrow|yesterday))\b"
+)
+_LIST_ITEM = re.compile(r"\s*\n[-•*] [^\n]+")
+_ANAPHORIC = re.compile(r"^(It|Its|This|These|That|Those|They|Their|He|She|His|Her|The (Board|Group|Charter|Fund|Bill|Scheme|event))\b")
 _NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:(?:of|for|on|and|the|a|to)\s+)*[A-Z][\w’'-]*)+")
 _QUOTED = re.compile(r"[\"“‘]([^\"”’]{8,})[\"”’]")
 _OBJECT = re.compile(
@@ -264,6 +283,14 @@ def _points(body: str) -> list[str]:
     return points
 
 
+def plain_question(sentence: str) -> str:
+    """A request as the plain question it asks: 'Could you confirm what has happened to X?' ->
+    'What has happened to X?'; 'I would be grateful if you could set out Y' -> 'Set out Y?'."""
+    rest = _POLITE.sub("", _DISCOURSE.sub("", sentence.strip()), count=1)
+    rest = _ASK_VERB.sub("", rest, count=1).strip(" ,.?")
+    return rest[0].upper() + rest[1:] + "?" if rest else sentence
+
+
 def sub_questions(point: str) -> list[str]:
     """A compound point as separate questions for retrieval: 'who chairs the Board and when it
     first met' -> ['who chairs the Board', 'when the Board first met']. A part whose 'it' or
@@ -271,7 +298,7 @@ def sub_questions(point: str) -> list[str]:
     sentences = _sentences(point)
     if not sentences:
         return [point]
-    context, request = sentences[:-1], sentences[-1]
+    context, request = sentences[:-1], plain_question(sentences[-1])
     cuts = [m for m in _CLAUSE.finditer(request) if len(request[: m.start()].split()) >= 4]
     parts = [request[: cuts[0].start()] if cuts else request]
     questions = [" ".join([*context, parts[0].strip(" ,.?")]) + "?"]
@@ -366,6 +393,11 @@ def placeholder(point: str) -> str:
     return f"[NOT COVERED BY THE PAPERS: {normalise_ws(point).rstrip('.?')} — needs input]"
 
 
+def _stems(text: str) -> set[str]:
+    """Stemmed content words, possessives dropped ('Government's' is 'Government')."""
+    return content_stems(re.sub(r"['’]s\b", "", text))
+
+
 def _quantity_noun(question: str) -> set[str] | None:
     """Stems naming what a 'how many / how much / total cost' question counts; None if it counts nothing."""
     match = _QUANTITY.search(question)
@@ -373,7 +405,7 @@ def _quantity_noun(question: str) -> set[str] | None:
         return None
     words = re.split(r"\s+", match.group("what").strip())
     kept = list(itertools.takewhile(lambda w: w.lower() not in _QUANTITY_STOP, words))[:4] or words[:1]
-    return content_stems(" ".join(kept)) or content_stems(match.group("what"))
+    return _stems(" ".join(kept)) or _stems(match.group("what"))
 
 
 def _has_quantity(text: str) -> bool:
@@ -381,19 +413,19 @@ def _has_quantity(text: str) -> bool:
     for pattern in _DATE_PATTERNS:
         text = pattern.sub(" ", text)
     text = re.sub(rf"\b(?:{_MONTHS})\b,?\s+\d{{4}}\b|\b(19|20)\d\d(\s*[/–-]\s*\d{{2,4}})?\b", " ", text, flags=re.I)
-    return bool(re.search(r"£\s?\d|\d", text))
+    return bool(re.search(r"\d", text))
 
 
 def _names(question: str) -> list[set[str]]:
     """Stems of each thing a question names: 'the Ministerial Oversight Board', a quoted title."""
     names = _NAME.findall(question) + _QUOTED.findall(question)
-    return [stems for stems in (content_stems(name) - _BOILERPLATE for name in names) if stems]
+    return [stems for stems in (_stems(name) - _BOILERPLATE for name in names) if stems]
 
 
 def _object_head(request: str) -> set[str]:
     """Stems of what an imperative request asks for: 'provide the evaluation findings on ...' -> {evalu, find}."""
     match = _OBJECT.search(request)
-    return content_stems(match.group("head")) - _BOILERPLATE if match else set()
+    return _stems(match.group("head")) - _BOILERPLATE if match else set()
 
 
 def answers_question(question: str, answer: Answer, context: Callable[[Citation], str] = lambda _c: "") -> bool:
@@ -407,10 +439,10 @@ def answers_question(question: str, answer: Answer, context: Callable[[Citation]
     """
     if answer.refused or not answer.citations:
         return False
-    request = (_sentences(question) or [question])[-1]
-    quoted = set().union(*(content_stems(c.quote) for c in answer.citations))
-    found = quoted.union(*(content_stems(f"{context(c)} {c.heading}") for c in answer.citations))
-    wanted = content_stems(request) - _BOILERPLATE
+    request = _request(question)
+    quoted = set().union(*(_stems(c.quote) for c in answer.citations))
+    found = quoted.union(*(_stems(f"{context(c)} {c.heading}") for c in answer.citations))
+    wanted = _stems(request) - _BOILERPLATE
     if wanted and len(wanted & found) / len(wanted) < _MIN_COVERAGE:
         return False
     names = _names(question)
@@ -419,48 +451,66 @@ def answers_question(question: str, answer: Answer, context: Callable[[Citation]
     head = _object_head(request)
     if head and not (head & quoted or ("date" in head and any(p.search(c.quote) for c in answer.citations for p in _DATE_PATTERNS[:2]))):
         return False
+    if _WHEN.search(request) and not any(_TIME.search(c.quote) for c in answer.citations):
+        return False
     counted = _quantity_noun(request)
     if counted is not None:
-        return any(_has_quantity(c.quote) and (not counted or counted & content_stems(c.quote)) for c in answer.citations)
+        return any(_has_quantity(c.quote) and (not counted or counted & _stems(c.quote)) for c in answer.citations)
     return True
 
 
 @dataclass
 class _Numbering:
-    """One numbering of citations across the whole letter: the same passage keeps one number."""
+    """One numbering of citations across the whole letter: a passage keeps its number, and so
+    does a passage inside one already cited."""
 
     citations: list[Citation]
 
     def number(self, citation: Citation) -> int:
         for existing in self.citations:
-            if (existing.doc_id, existing.start, existing.end) == (citation.doc_id, citation.start, citation.end):
+            if existing.doc_id == citation.doc_id and existing.start <= citation.start and citation.end <= existing.end:
                 return existing.n
         self.citations.append(citation.model_copy(update={"n": len(self.citations) + 1}))
         return len(self.citations)
 
 
-def _renumbered(answer: Answer, numbering: _Numbering, seen: set[int]) -> list[str]:
-    """The answer's paragraphs with letter-wide [n] markers; paragraphs citing only passages
-    already used in this section are dropped (a compound point's parts often share evidence)."""
-    local = {c.n: numbering.number(c) for c in answer.citations}
+def _request(question: str) -> str:
+    return (_sentences(question) or [question])[-1]
+
+
+def _renumbered(question: str, answer: Answer, numbering: _Numbering, shown: list[str]) -> list[str]:
+    """The answer's paragraphs that bear on the question, with letter-wide [n] markers. A paragraph
+    quoting a passage that shares too few of the question's words, or saying only what this
+    section already says (a compound point's parts often share evidence), is left out."""
+    by_n = {c.n: c for c in answer.citations}
+    wanted = _stems(_request(question)) - _BOILERPLATE
     paragraphs = []
     for paragraph in answer.text.split("\n\n"):
-        cited = {local[int(n)] for n in _MARKER.findall(paragraph) if int(n) in local}
-        if not paragraph.strip() or not cited or cited <= seen:
+        cited = [by_n[int(n)] for n in _MARKER.findall(paragraph) if int(n) in by_n]
+        words = set().union(*(_stems(f"{c.quote} {c.heading}") for c in cited))
+        if not cited or (wanted and len(wanted & words) / len(wanted) < _MIN_PARAGRAPH_COVERAGE):
             continue
-        seen |= cited
-        paragraphs.append(_MARKER.sub(lambda m: f"[{local.get(int(m.group(1)), int(m.group(1)))}]", paragraph.strip()))
+        said = normalise_ws(" ".join(shown))
+        quotes = re.findall(r"“([^”]+)”", paragraph) or [_MARKER.sub("", paragraph)]
+        if all(normalise_ws(q) in said for q in quotes):
+            continue
+        local = {c.n: numbering.number(c) for c in cited}
+        text = _MARKER.sub(lambda m: f"[{local.get(int(m.group(1)), m.group(1))}]", paragraph.strip())
+        shown.append(text)
+        paragraphs.append(text)
     return paragraphs
 
 
 def heading_for(point: str) -> str:
-    """A section heading mirroring the point: its request sentence without the polite lead-in."""
-    sentence = _sentences(point)[-1] if _sentences(point) else point
+    """A section heading mirroring the point: its request sentence without the polite lead-in,
+    after the sentences before it when the request names nothing ('When will it be held?')."""
+    sentences = _sentences(point) or [point]
+    sentence = sentences[-1]
     core = _LEAD_IN.sub("", _DISCOURSE.sub("", sentence)).strip()
-    direct = core == sentence and re.match(r"(?i)(who|what|when|where|which|how|why|whether|is|are|will|does|do|has|have)\b", core)
+    direct = core == sentence and _DIRECT.match(core)
     core = core.rstrip(" ?.")
-    core = core[0].upper() + core[1:] if core else sentence
-    return f"{core}?" if direct else core
+    core = (core[0].upper() + core[1:] if core else sentence) + ("?" if direct else "")
+    return " ".join(sentences) if len(sentences) > 1 and not _names(sentence) else core
 
 
 def _context(pipeline: Pipeline) -> Callable[[Citation], str]:
@@ -474,36 +524,69 @@ def _context(pipeline: Pipeline) -> Callable[[Citation], str]:
     return before
 
 
-def _ask(pipeline: Pipeline, question: str, filters: Filters | None = None) -> Answer | None:
+def _list_end(doc_text: str, end: int) -> int:
+    """Where the bulleted list right after position `end` stops (up to 8 items); `end` if none."""
+    for count, item in enumerate(_LIST_ITEM.finditer(doc_text, end)):
+        if count == 8 or item.start() != end:
+            break
+        end = item.end()
+    return end
+
+
+def _extended(answer: Answer, pipeline: Pipeline, forward: bool) -> Answer:
+    """Quotes extended, verbatim, over their neighbours so the reply reads whole: a quote that opens
+    with 'It', 'This' or 'The Board' takes the sentence before it, one ending in ':' the list it
+    introduces; `forward` also takes a following sentence that opens so ('... launched a survey.
+    This will remain open until 29th September.')."""
+    citations, text = [], answer.text
+    for citation in answer.citations:
+        doc_text = pipeline.retriever.document(citation.doc_id).text
+        start, end = citation.start, citation.end
+        if forward:
+            following = split_sentences(doc_text, end, min(len(doc_text), end + 600))
+            end = following[0].end if following and _ANAPHORIC.match(following[0].text) else end
+        else:
+            previous = split_sentences(doc_text, max(0, start - 600), start)
+            start = previous[-1].start if previous and _ANAPHORIC.match(citation.quote) else start
+            end = _list_end(doc_text, end) if citation.quote.rstrip().endswith(":") else end
+        if (start, end) != (citation.start, citation.end) and f"“{citation.quote}”" in text:
+            quote = doc_text[start:end]
+            text = text.replace(f"“{citation.quote}”", f"“{normalise_ws(quote)}”")
+            citation = citation.model_copy(update={"quote": quote, "start": start, "end": end})
+        citations.append(citation)
+    return answer.model_copy(update={"citations": citations, "text": text})
+
+
+def _answer_to(question: str, pipeline: Pipeline, filters: Filters | None = None) -> Answer | None:
+    """The pipeline's answer to one question if it addresses the question (read with the sentence
+    after each quote when the quotes alone do not), else None."""
     try:
-        return pipeline.answer(question, filters=filters)
+        answer = _extended(pipeline.answer(question, filters=filters), pipeline, forward=False)
     except AskError:
         return None
+    context = _context(pipeline)
+    if answers_question(question, answer, context):
+        return answer
+    longer = _extended(answer, pipeline, forward=True)
+    return longer if longer.text != answer.text and answers_question(question, longer, context) else None
 
 
 def _section(point: str, pipeline: Pipeline, numbering: _Numbering) -> DraftSection:
     """Answer a point part by part; a part the first search misses is retried within the
     documents its sibling parts were answered from."""
-    context = _context(pipeline)
     questions = sub_questions(point)
-    answers: dict[str, Answer] = {}
-    for question in questions:
-        answer = _ask(pipeline, question)
-        if answer is not None and answers_question(question, answer, context):
-            answers[question] = answer
+    answers = {q: a for q in questions if (a := _answer_to(q, pipeline)) is not None}
     docs = sorted({c.doc_id for a in answers.values() for c in a.citations})
     for question in questions:
-        if question not in answers and docs:
-            answer = _ask(pipeline, question, Filters(doc_ids=docs))
-            if answer is not None and answers_question(question, answer, context):
-                answers[question] = answer
-    seen: set[int] = set()
-    paragraphs = [p for q in questions if q in answers for p in _renumbered(answers[q], numbering, seen)]
+        if question not in answers and docs and (answer := _answer_to(question, pipeline, Filters(doc_ids=docs))):
+            answers[question] = answer
+    shown: list[str] = []
+    paragraphs = [p for q in questions if q in answers for p in _renumbered(q, answers[q], numbering, shown)]
     heading = heading_for(point)
     if not paragraphs:
         return DraftSection(point=point, heading=heading, text=placeholder(point), covered=False, uncovered=[point])
     uncovered = [q for q in questions if q not in answers]
-    text = "\n\n".join([*paragraphs, *(placeholder(q) for q in uncovered)])
+    text = "\n\n".join([*paragraphs, *(placeholder(heading_for(q)) for q in uncovered)])
     return DraftSection(point=point, heading=heading, text=text, covered=True, uncovered=uncovered)
 
 
@@ -647,6 +730,15 @@ def read_letter(path: Path) -> str:
         raise LetterError(f"{path}: is not UTF-8 text: save it as UTF-8 .txt, .docx or .pdf") from exc
 
 
+def load_letter(path: Path, settings: Settings) -> str:
+    """A letter file's text, checked like a pasted one; every error names the file."""
+    text = read_letter(path)
+    try:
+        return check_letter(text, settings)
+    except LetterError as exc:
+        raise LetterError(f"{path}: {exc}") from exc
+
+
 def main(args: argparse.Namespace) -> int:
     """`askpfg draft LETTER [--out reply.md|reply.docx] [--point P ...]`; 2 on a bad letter."""
     out: Path | None = args.out
@@ -654,7 +746,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"askpfg: error: --out {out}: use a .md or .docx file name", file=sys.stderr)
         return EXIT_USAGE
     try:
-        text = check_letter(read_letter(args.letter), get_settings())
+        text = load_letter(args.letter, get_settings())
         if not args.point:
             split_letter(text)  # a letter with no request fails before the models load
         reply = draft_reply(text, get_pipeline(), args.point)
@@ -724,7 +816,7 @@ def build_draft_tab(pipeline: Pipeline) -> None:
         if not path:
             return gr.skip()
         try:
-            return check_letter(read_letter(Path(path)), pipeline.settings)
+            return load_letter(Path(path), pipeline.settings)
         except LetterError as exc:
             raise gr.Error(str(exc).replace(str(Path(path).parent) + "/", "")) from exc
 
@@ -853,7 +945,7 @@ class LettersReport(BaseModel):
 
 def _overlap(a: str, b: str) -> float:
     """Word overlap of two point descriptions (Dice coefficient of content stems)."""
-    x, y = content_stems(a) - _BOILERPLATE, content_stems(b) - _BOILERPLATE
+    x, y = _stems(a) - _BOILERPLATE, _stems(b) - _BOILERPLATE
     return 2 * len(x & y) / (len(x) + len(y)) if x and y else 0.0
 
 

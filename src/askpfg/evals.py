@@ -205,9 +205,13 @@ def main(args: argparse.Namespace) -> int:
     from askpfg.answering import get_pipeline
 
     if args.letters:
-        from askpfg.drafting import evaluate_letters
+        from askpfg.drafting import LetterError, evaluate_letters
 
-        report = evaluate_letters(args.letters, get_pipeline())
+        try:
+            report = evaluate_letters(args.letters, get_pipeline())
+        except LetterError as exc:
+            print(f"askpfg: error: {exc}", file=sys.stderr)
+            return 2
         print(report.table())
         return 0 if report.passed else 1
     if not args.cases.is_file():

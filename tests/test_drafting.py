@@ -1,0 +1,212 @@
+"""Reply drafting (issue #6): letter splitting, bad letters, and a real drafted reply on the real pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import docx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from askpfg import drafting
+from askpfg.answering import Pipeline, quote_is_verbatim
+from askpfg.drafting import (
+    DraftReply,
+    LetterError,
+    LetterResult,
+    LettersReport,
+    check_letter,
+    draft_reply,
+    match_points,
+    read_letter,
+    split_letter,
+    sub_questions,
+    to_docx,
+)
+from askpfg.settings import Settings
+
+LETTERS = Path(__file__).resolve().parents[1] / "evals" / "letters"
+ANSWERABLE = "How much did Regional Partnership Boards assign through the Regional Integration Fund in 2022/23, and to how many projects?"
+UNANSWERABLE = "How many new foster carers have been approved through the National Refer a Friend Scheme, broken down by local authority?"
+
+
+# --- splitting (no models) -----------------------------------------------------------------------
+
+
+def test_split_letter_finds_sender_date_subject_and_points() -> None:
+    letter = split_letter((LETTERS / "letter-01.txt").read_text(encoding="utf-8"))
+    assert letter.sender == "Rhian Pritchard"
+    assert letter.sender_first_name == "Rhian"
+    assert letter.letter_date == dt.date(2023, 10, 5)
+    assert letter.subject == "transformation of children's services"
+    assert len(letter.points) == 5
+    assert letter.points[0].startswith("I would be grateful if you could set out the current governance arrangements")
+    assert "22 local authorities" in letter.points[3]
+    assert letter.points[4] == "The bulletin refers to a further care leavers summit. When and where will it be held?"
+
+
+@pytest.mark.parametrize("path", sorted(LETTERS.glob("*.txt")), ids=lambda p: p.stem)
+def test_split_matches_every_evaluation_letter(path: Path) -> None:
+    expected = json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
+    letter = split_letter(path.read_text(encoding="utf-8"))
+    assert letter.sender == expected["sender"]
+    assert letter.letter_date == dt.date.fromisoformat(expected["letter_date"])
+    assert len(letter.points) == len(expected["points"])
+    assert len(match_points(letter.points, [p["point"] for p in expected["points"]])) == len(expected["points"])
+
+
+def test_split_handles_email_headers_and_running_prose() -> None:
+    text = (
+        "From: Dr Ann Jones <ann@example.org>\nDate: 3 March 2024\nSubject: Foster Wales\n\n"
+        "Dear Minister,\n\nI read your bulletin with interest. Please set out what Foster Wales offers carers. "
+        "I also wonder when the survey closed?\n\nI look forward to your reply.\n\nKind regards,\nAnn"
+    )
+    letter = split_letter(text)
+    assert (letter.sender, letter.sender_first_name) == ("Dr Ann Jones", "Ann")
+    assert letter.letter_date == dt.date(2024, 3, 3)
+    assert letter.subject == "Foster Wales"
+    assert letter.points == ["I read your bulletin with interest. Please set out what Foster Wales offers carers.", "I also wonder when the survey closed?"]
+
+
+def test_sub_questions_split_compound_points_and_keep_unresolved_references_together() -> None:
+    assert sub_questions("Who chairs the multi-agency Programme Board overseeing this work, and which stakeholders are represented on it?") == [
+        "Who chairs the multi-agency Programme Board overseeing this work?",
+        "Which stakeholders are represented on the Programme Board?",
+    ]
+    tariff = "What specific tariff per child does the Welsh Government consider appropriate, and how has that figure been calculated?"
+    assert sub_questions(tariff) == [tariff]
+
+
+# --- bad letters -----------------------------------------------------------------------------------
+
+
+def test_bad_letters_are_refused_with_a_reason(settings: Settings) -> None:
+    with pytest.raises(LetterError, match="empty"):
+        check_letter("  \n ", settings)
+    with pytest.raises(LetterError, match="limit is 20,000"):
+        check_letter("Could you confirm the date? " * 1000, settings)
+    with pytest.raises(LetterError, match="binary"):
+        check_letter("Dear Julie,\x00\x01\x02 What is it?", settings)
+    with pytest.raises(LetterError, match="no recognisable request"):
+        split_letter("Dear Julie,\n\nThank you for the bulletin. Members found it useful.\n\nYours sincerely,\n\nAnn Jones MS")
+
+
+def _args(letter: Path, out: Path | None = None, points: list[str] | None = None) -> argparse.Namespace:
+    return argparse.Namespace(letter=letter, out=out, point=points)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        ("Could you confirm this? ".encode() * 1000, "limit"),
+        (b"Dear Julie,\n\nThanks for the bulletin.\n\nYours sincerely,\nAnn", "no recognisable request"),
+    ],
+    ids=["empty", "binary", "too-long", "no-request"],
+)
+def test_cli_exits_2_on_bad_letters_naming_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str) -> None:
+    path = tmp_path / "letter.txt"
+    path.write_bytes(content)
+    assert drafting.main(_args(path)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("askpfg: error:") and message in err
+    if message == "binary":
+        assert str(path) in err
+
+
+def test_unreadable_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(LetterError, match="no such file"):
+        read_letter(tmp_path / "missing.txt")
+    fake = tmp_path / "letter.docx"
+    fake.write_bytes(b"not a zip")
+    with pytest.raises(LetterError, match=re.escape(str(fake))):
+        read_letter(fake)
+
+
+# --- a real reply on the real pipeline (two points: a few pipeline calls) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def reply(pipeline: Pipeline) -> DraftReply:
+    letter = (LETTERS / "letter-05.txt").read_text(encoding="utf-8")
+    return draft_reply(letter, pipeline, [ANSWERABLE, UNANSWERABLE], today=dt.date(2024, 1, 8))
+
+
+def test_real_reply_is_a_cited_letter_in_house_style(reply: DraftReply, pipeline: Pipeline) -> None:
+    text = reply.reply_markdown
+    assert text.startswith("8 January 2024\n\nDear Eleri,\n\nThank you for your letter of 6 November 2023 about care experienced children")
+    assert "I hope you have found my reply helpful.\n\nYours sincerely,\n\nJulie Morgan MS\n\nDeputy Minister for Social Services" in text
+    body, references = text.split("## References")
+    assert "[1]" in body and "£50m" in body and "86 projects" in body
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", body)}
+    assert markers == {c.n for c in reply.citations} == set(range(1, len(reply.citations) + 1))
+    for citation in reply.citations:
+        assert quote_is_verbatim(citation.quote, pipeline.retriever.document(citation.doc_id).text)
+        assert f"{citation.n}. {citation.title}, " in references and " ".join(citation.quote.split()) in references
+
+
+def test_unanswerable_point_becomes_a_placeholder_not_an_answer(reply: DraftReply) -> None:
+    covered, uncovered = reply.sections
+    assert covered.covered and not uncovered.covered
+    assert uncovered.text == f"[NOT COVERED BY THE PAPERS: {UNANSWERABLE.rstrip('?')} — needs input]"
+    assert reply.not_covered == [UNANSWERABLE]
+    assert not re.search(r"\[\d+\]", uncovered.text)
+
+
+def test_docx_is_written_and_readable(reply: DraftReply, tmp_path: Path) -> None:
+    path = to_docx(reply, tmp_path / "reply.docx")
+    paragraphs = [p.text for p in docx.Document(str(path)).paragraphs]
+    assert "Dear Eleri," in paragraphs and "Yours sincerely," in paragraphs and "References" in paragraphs
+    assert any(p.startswith("[NOT COVERED BY THE PAPERS:") for p in paragraphs)
+    assert any(p.startswith("1. ") and "“" in p for p in paragraphs)
+
+
+def test_cli_writes_markdown_or_docx(reply: DraftReply, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(drafting, "draft_reply", lambda text, pipeline, points: reply)
+    letter = LETTERS / "letter-05.txt"
+    assert drafting.main(_args(letter, points=[ANSWERABLE])) == 0
+    assert capsys.readouterr().out == reply.reply_markdown
+    assert drafting.main(_args(letter, tmp_path / "reply.docx")) == 0
+    assert docx.Document(str(tmp_path / "reply.docx")).paragraphs[1].text == "Dear Eleri,"
+    assert drafting.main(_args(letter, tmp_path / "reply.pdf")) == 2
+
+
+def test_api_drafts_and_rejects_bad_letters(reply: DraftReply, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = FastAPI()
+    drafting.register_api(app, lambda: pipeline)
+    client = TestClient(app)
+    bad = client.post("/api/draft", json={"letter": "   "})
+    assert bad.status_code == 400 and bad.json()["error"] == "bad letter" and "empty" in bad.json()["detail"]
+    monkeypatch.setattr(drafting, "draft_reply", lambda text, pipeline, points: reply)
+    good = client.post("/api/draft", json={"letter": "Dear Julie, could you confirm?", "points": [ANSWERABLE]})
+    assert good.status_code == 200
+    assert set(good.json()) == {"points", "reply_markdown", "citations", "not_covered"}
+    assert good.json()["not_covered"] == [UNANSWERABLE]
+
+
+def test_draft_tab_builds_inside_a_tab(pipeline: Pipeline) -> None:
+    import gradio as gr
+
+    with gr.Blocks() as blocks, gr.Tab("Draft a reply"):
+        drafting.build_draft_tab(pipeline)
+    labels = {getattr(block, "label", None) for block in blocks.blocks.values()}
+    assert {"Letter", "Points to answer (one per line)", "Download .docx"} <= labels
+
+
+# --- evaluation report ------------------------------------------------------------------------------
+
+
+def test_letters_report_passes_only_with_no_invented_answers_and_90_percent_key_facts() -> None:
+    row = dict(letter="l", sender_ok=True, date_ok=True, points_expected=5, points_found=5, points_matched=5, answerable=10,
+               unanswerable=1, flagged=1, citations=3, citations_verified=3, seconds=1.0)
+    assert LettersReport(letters=[LetterResult(**row, with_key_facts=9, invented=0)]).passed
+    assert not LettersReport(letters=[LetterResult(**row, with_key_facts=10, invented=1)]).passed
+    failing = LettersReport(letters=[LetterResult(**row, with_key_facts=8, invented=0, problems=["key facts missing"])])
+    assert not failing.passed
+    assert "FAIL: 80%" in failing.table() and "l: key facts missing" in failing.table()

@@ -8,7 +8,6 @@ the top-k evidence). Uses the real index and embedder; no generator.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from askpfg.chunking import split_sentences
 from askpfg.conversation import condense_question, parse_history
 from askpfg.index import IndexStore, build_index
 from askpfg.models import ChatMessage, Generator, get_generator
@@ -362,4 +361,4 @@ def answer(question: str, history: list[Message] | list[dict] | None = None, fil
     return get_pipeline().answer(question, history, filters)
 
 
-__all__ = ["Answer", "AskError", "Citation", "Pipeline", "answer", "get_pipeline", "quote_is_verbatim", "split_sentences"]
+__all__ = ["Answer", "AskError", "Citation", "Pipeline", "answer", "get_pipeline", "quote_is_verbatim"]

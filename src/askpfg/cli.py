@@ -32,7 +32,7 @@ def _kind(text: str) -> str:
 
 
 def _store():
-    from askpfg.index import IndexStore, build_index
+    from askpfg.index import IndexStore
     from askpfg.settings import get_settings
 
     store = IndexStore(get_settings())

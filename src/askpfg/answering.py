@@ -118,6 +118,18 @@ def missing_key_facts(text: str, question: str, evidence: Evidence) -> bool:
     return any(k not in text for k in keys)
 
 
+def validate_question(question: object, settings: Settings) -> str:
+    """The question, stripped; AskError when it is not text, empty, or over the length limit."""
+    if not isinstance(question, str):
+        raise AskError("question must be a string")
+    question = question.strip()
+    if not question:
+        raise AskError("question is empty: type a question about the papers")
+    if len(question) > settings.max_question_chars:
+        raise AskError(f"question is {len(question)} characters; the limit is {settings.max_question_chars}. Shorten it.")
+    return question
+
+
 def bounded_stream(generator: Generator, messages: list[ChatMessage], max_tokens: int, deadline: float) -> Iterator[str]:
     """The generator's deltas, but never past the deadline, even if the generator itself hangs.
 
@@ -171,16 +183,7 @@ class Pipeline:
     # --- validation ---------------------------------------------------------------------------
 
     def validate_question(self, question: object) -> str:
-        if not isinstance(question, str):
-            raise AskError("question must be a string")
-        question = question.strip()
-        if not question:
-            raise AskError("question is empty: type a question about the papers")
-        if len(question) > self.settings.max_question_chars:
-            raise AskError(
-                f"question is {len(question)} characters; the limit is {self.settings.max_question_chars}. Shorten it."
-            )
-        return question
+        return validate_question(question, self.settings)
 
     # --- evidence -------------------------------------------------------------------------------
 

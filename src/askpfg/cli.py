@@ -61,13 +61,15 @@ def _filters(args: argparse.Namespace):
 
 
 def _check_question(question: str) -> str | None:
+    """The pipeline's own question check, as a message for the command line (None when fine)."""
+    from askpfg.answering import validate_question
+    from askpfg.schemas import AskError
     from askpfg.settings import get_settings
 
-    limit = get_settings().max_question_chars
-    if not question.strip():
-        return "the question is empty: give a question about the papers, e.g. askpfg search \"Who chairs the Oversight Board?\""
-    if len(question) > limit:
-        return f"the question is {len(question)} characters; the limit is {limit}"
+    try:
+        validate_question(question, get_settings())
+    except AskError as exc:
+        return str(exc)
     return None
 
 

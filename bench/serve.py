@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,30 +18,16 @@ import httpx
 
 from askpfg.evals import load_cases
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.servers
+from tests.servers import running_server
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=32)
     args = parser.parse_args()
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "askpfg", "serve", "--port", str(port)], env=os.environ.copy(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).json().get("ready"):
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
+    log_path = Path(tempfile.mkdtemp(prefix="askpfg-bench-")) / "serve.log"
+    with running_server(os.environ, log_path, timeout=300) as base:
         questions = [c.question for c in load_cases(Path("evals/cases.jsonl")) if c.category == "fact"][: args.clients]
 
         def ask(question: str) -> tuple[float, bool]:
@@ -62,9 +47,6 @@ def main() -> int:
         print(f"clients: {len(results)}, wall: {wall:.1f} s, throughput: {len(results) / wall:.2f} answers/s")
         print(f"latency p50: {statistics.median(latencies):.1f} s, p95: {latencies[int(len(latencies) * 0.95) - 1]:.1f} s")
         print(f"errors: {sum(not ok for _, ok in results)}")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     return 0
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from askpfg import answering
 from askpfg.answering import Pipeline, quote_is_verbatim, verify_sentence
-from askpfg.conversation import rule_condense
+from askpfg.conversation import acceptable_rewrite, rule_condense
 from askpfg.corpus import load_corpus
 from askpfg.index import IndexStore, ingest_paths
 from askpfg.retrieval import Filters
@@ -58,6 +58,17 @@ def test_a_follow_up_is_rewritten_into_a_standalone_question(pipeline: Pipeline)
     assert "oversight board" in answer.standalone_question.lower()
     assert not answer.refused
     assert "19 January" in answer.text or "May" in answer.text
+
+
+def test_a_model_rewrite_that_answers_or_repeats_instead_of_rewriting_is_not_used():
+    history = [
+        Message(role="user", content="What board was set up to manage delivery of the Transformation Programme?"),
+        Message(role="assistant", content="A Ministerial Oversight Board was established to manage delivery of the Transformation Programme."),
+    ]
+    assert acceptable_rewrite("Who chairs the Ministerial Oversight Board?", "Who chairs it?", history)
+    assert not acceptable_rewrite("A Ministerial Oversight Board chairs it.", "Who chairs it?", history)
+    assert not acceptable_rewrite(history[0].content, "Who chairs it?", history)
+    assert not acceptable_rewrite("Who chairs it?", "Who chairs it?", history)
 
 
 def test_the_rule_resolves_pronouns_to_the_last_named_board():
@@ -127,6 +138,47 @@ def test_the_verifier_rejects_sentences_the_cited_evidence_does_not_support(pipe
     assert not verify_sentence("The Oversight Board is chaired by Mark Drakeford.", [n], evidence, "").supported
     assert not verify_sentence("The Oversight Board has a budget of £900m.", [n], evidence, "").supported
     assert not verify_sentence("The Oversight Board is chaired by Anthony Douglas.", [], evidence, "").supported
+
+
+def test_the_verifier_rejects_a_number_found_only_inside_a_longer_number(pipeline: Pipeline):
+    question = "When did the Oversight Board first meet?"
+    evidence = pipeline.retriever.retrieve(question, 8, 4).evidence
+    n = next(i for i, e in enumerate(evidence, start=1) if "19 January" in e.text)
+    assert verify_sentence("The Oversight Board was due to meet first on 19 January.", [n], evidence, question).supported
+    check = verify_sentence("The Oversight Board was due to meet first on 9 January.", [n], evidence, question)
+    assert not check.supported and "number '9" in check.reason
+
+
+def test_the_verifier_rejects_a_sentence_that_only_restates_the_question(pipeline: Pipeline):
+    question = "Who chairs the Oversight Board?"
+    evidence = pipeline.retriever.retrieve(question, 8, 4).evidence
+    check = verify_sentence("The Oversight Board has a chair.", [1], evidence, question)
+    assert not check.supported and check.reason == "only restates the question"
+
+
+def test_the_verifier_rejects_an_answer_to_a_when_question_that_gives_no_date(pipeline: Pipeline):
+    question = "When is the Oversight Board due to meet?"
+    evidence = pipeline.retriever.retrieve(question, 8, 4).evidence
+    n = next(i for i, e in enumerate(evidence, start=1) if "Anthony Douglas" in e.text)
+    check = verify_sentence("The Oversight Board is chaired by Anthony Douglas.", [n], evidence, question)
+    assert not check.supported and "date" in check.reason
+
+
+def test_who_chairs_a_body_the_papers_name_no_chair_for_is_refused(pipeline: Pipeline):
+    answer = pipeline.answer("Who chairs the Corporate Parenting Implementation Group?")
+    assert answer.refused and answer.citations == []
+
+
+def test_a_question_in_welsh_gets_a_clear_english_only_notice_not_a_false_claim(pipeline: Pipeline):
+    answer = pipeline.answer("Pwy sy'n cadeirio'r Bwrdd Goruchwylio sy'n arwain y gwaith o ddiwygio gwasanaethau plant?")
+    assert answer.refused and answer.citations == []
+    assert "in English" in answer.text and "do not cover" not in answer.text
+
+
+def test_a_list_sentence_is_quoted_with_the_list_it_introduces(pipeline: Pipeline):
+    answer = pipeline.answer("What are the three key elements on which the Transformation Programme is built?")
+    assert all(part in answer.text for part in ("radical reform", "future provision", "whole system"))
+    _assert_grounded(answer, pipeline)
 
 
 def test_instructions_inside_documents_are_treated_as_data(tmp_path: Path, store: IndexStore):

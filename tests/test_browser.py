@@ -1,23 +1,27 @@
-"""The real server (`askpfg serve`) driven by a real Chromium: ask, get a cited answer, open the source."""
+"""The real server (`askpfg serve`) driven by a real Chromium: ask, get a cited answer, open the source;
+draft a cited reply to a pasted letter and download it as a Word document."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import docx
 import httpx
 import pytest
+from servers import running_server
 
 from askpfg.index import IndexStore
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
+LETTER = ROOT / "evals" / "letters" / "letter-01.txt"
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,49 +29,18 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(store: IndexStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m askpfg serve` on a free loopback port, on the session's test index; stopped by its PID."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "askpfg", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env={**os.environ, "ASKPFG_INDEX_DIR": str(store.settings.index_dir)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, f"server exited:\n{log_path.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"server not ready in 180 s:\n{log_path.read_text()[-3000:]}"
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).json().get("ready"):
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
+    """`python -m askpfg serve` on a free loopback port, on the session's test index."""
+    env = {**os.environ, "ASKPFG_INDEX_DIR": str(store.settings.index_dir)}
+    with running_server(env, tmp_path_factory.mktemp("server") / "serve.log") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
-def test_chat_answer_with_clickable_citation_shows_highlighted_source(server: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture
+def page(server: str) -> Iterator[Page]:
+    """The UI open in a fresh headless Debian Chromium."""
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -78,22 +51,53 @@ def test_chat_answer_with_clickable_citation_shows_highlighted_source(server: st
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(server + "/")
-            page.locator("#question textarea").fill("Who chairs the Oversight Board?")
-            page.locator("#ask").click()
-            citation = page.locator("#answer #cite-1")
-            citation.wait_for(timeout=180_000)
-            expect(page.locator("#answer")).to_contain_text("Anthony Douglas")
-
-            citation.click()
-            mark = page.locator("#source-panel mark")
-            mark.wait_for(timeout=30_000)
-            quote = mark.inner_text().strip()
-            doc_id = page.locator("#source-panel .source-foot").inner_text().split(" · ")[0].strip()
-            document = httpx.get(f"{server}/api/documents/{doc_id}", timeout=10).json()
-            assert quote and " ".join(quote.split()) in " ".join(document["text"].split())
-            expect(page.locator("#source-panel .source-title")).to_have_text(document["meta"]["title"])
-
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "browser-chat.png"), full_page=True)
+            yield page
         finally:
             browser.close()
+
+
+def test_chat_answer_with_clickable_citation_shows_highlighted_source(server: str, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#question textarea").fill("Who chairs the Oversight Board?")
+    page.locator("#ask").click()
+    citation = page.locator("#answer #cite-1")
+    citation.wait_for(timeout=180_000)
+    expect(page.locator("#answer")).to_contain_text("Anthony Douglas")
+
+    citation.click()
+    mark = page.locator("#source-panel mark")
+    mark.wait_for(timeout=30_000)
+    quote = mark.inner_text().strip()
+    doc_id = page.locator("#source-panel .source-foot").inner_text().split(" · ")[0].strip()
+    document = httpx.get(f"{server}/api/documents/{doc_id}", timeout=10).json()
+    assert quote and " ".join(quote.split()) in " ".join(document["text"].split())
+    expect(page.locator("#source-panel .source-title")).to_have_text(document["meta"]["title"])
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-chat.png"), full_page=True)
+
+
+def test_draft_tab_turns_a_pasted_letter_into_a_cited_reply_and_a_word_document(page: Page, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#draft-tab-button").click()
+    page.locator("#draft-letter textarea").fill(LETTER.read_text(encoding="utf-8"))
+    page.locator("#draft-find").click()
+    expect(page.locator("#draft-points textarea")).not_to_have_value("", timeout=30_000)
+
+    page.locator("#draft-reply").click()
+    reply = page.locator("#draft-output")
+    expect(reply).to_contain_text("Yours sincerely", timeout=240_000)  # every point is searched and verified
+    expect(reply).to_contain_text("Dear Rhian,")
+    expect(reply).to_contain_text("[1]")
+    expect(page.locator("#draft-sources blockquote").first).not_to_be_empty()
+
+    with page.expect_download() as download:
+        page.locator("#draft-docx a[download]").click()
+    path = tmp_path / "reply.docx"
+    download.value.save_as(path)
+    assert any("Yours sincerely" in p.text for p in docx.Document(str(path)).paragraphs)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-draft.png"), full_page=True)

@@ -10,24 +10,22 @@ from pathlib import Path
 
 import docx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from askpfg import drafting
+from askpfg import api, drafting
 from askpfg.answering import Pipeline, quote_is_verbatim
+from askpfg.cli import cmd_draft
 from askpfg.drafting import (
     DraftReply,
     LetterError,
-    LetterResult,
-    LettersReport,
     check_letter,
     draft_reply,
-    match_points,
     read_letter,
     split_letter,
     sub_questions,
     to_docx,
 )
+from askpfg.evals import LetterResult, LettersReport, match_points
 from askpfg.settings import Settings
 
 LETTERS = Path(__file__).resolve().parents[1] / "evals" / "letters"
@@ -105,7 +103,7 @@ def _args(letter: Path, out: Path | None = None, points: list[str] | None = None
     [
         (b"", "empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
-        ("Could you confirm this? ".encode() * 1000, "limit"),
+        (b"Could you confirm this? " * 1000, "limit"),
         (b"Dear Julie,\n\nThanks for the bulletin.\n\nYours sincerely,\nAnn", "no recognisable request"),
     ],
     ids=["empty", "binary", "too-long", "no-request"],
@@ -113,7 +111,7 @@ def _args(letter: Path, out: Path | None = None, points: list[str] | None = None
 def test_cli_exits_2_on_bad_letters_naming_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str) -> None:
     path = tmp_path / "letter.txt"
     path.write_bytes(content)
-    assert drafting.main(_args(path)) == 2
+    assert cmd_draft(_args(path)) == 2
     err = capsys.readouterr().err
     assert err.startswith("askpfg: error:") and message in err
     if message == "binary":
@@ -170,20 +168,18 @@ def test_docx_is_written_and_readable(reply: DraftReply, tmp_path: Path) -> None
 def test_cli_writes_markdown_or_docx(reply: DraftReply, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(drafting, "draft_reply", lambda text, pipeline, points: reply)
     letter = LETTERS / "letter-05.txt"
-    assert drafting.main(_args(letter, points=[ANSWERABLE])) == 0
+    assert cmd_draft(_args(letter, points=[ANSWERABLE])) == 0
     assert capsys.readouterr().out == reply.reply_markdown
-    assert drafting.main(_args(letter, tmp_path / "reply.docx")) == 0
+    assert cmd_draft(_args(letter, tmp_path / "reply.docx")) == 0
     assert docx.Document(str(tmp_path / "reply.docx")).paragraphs[1].text == "Dear Eleri,"
-    assert drafting.main(_args(letter, tmp_path / "reply.pdf")) == 2
+    assert cmd_draft(_args(letter, tmp_path / "reply.pdf")) == 2
 
 
 def test_api_drafts_and_rejects_bad_letters(reply: DraftReply, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = FastAPI()
-    drafting.register_api(app, lambda: pipeline)
-    client = TestClient(app)
+    client = TestClient(api.create_app(pipeline))
     bad = client.post("/api/draft", json={"letter": "   "})
     assert bad.status_code == 400 and bad.json()["error"] == "bad letter" and "empty" in bad.json()["detail"]
-    monkeypatch.setattr(drafting, "draft_reply", lambda text, pipeline, points: reply)
+    monkeypatch.setattr(api, "draft_reply", lambda text, pipeline, points: reply)
     good = client.post("/api/draft", json={"letter": "Dear Julie, could you confirm?", "points": [ANSWERABLE]})
     assert good.status_code == 200
     assert set(good.json()) == {"points", "reply_markdown", "citations", "not_covered"}
@@ -193,8 +189,10 @@ def test_api_drafts_and_rejects_bad_letters(reply: DraftReply, pipeline: Pipelin
 def test_draft_tab_builds_inside_a_tab(pipeline: Pipeline) -> None:
     import gradio as gr
 
+    from askpfg.ui import build_draft_tab
+
     with gr.Blocks() as blocks, gr.Tab("Draft a reply"):
-        drafting.build_draft_tab(pipeline)
+        build_draft_tab(pipeline)
     labels = {getattr(block, "label", None) for block in blocks.blocks.values()}
     assert {"Letter", "Points to answer (one per line)", "Download .docx"} <= labels
 
@@ -203,8 +201,8 @@ def test_draft_tab_builds_inside_a_tab(pipeline: Pipeline) -> None:
 
 
 def test_letters_report_passes_only_with_no_invented_answers_and_90_percent_key_facts() -> None:
-    row = dict(letter="l", sender_ok=True, date_ok=True, points_expected=5, points_found=5, points_matched=5, answerable=10,
-               unanswerable=1, flagged=1, citations=3, citations_verified=3, seconds=1.0)
+    row = {"letter": "l", "sender_ok": True, "date_ok": True, "points_expected": 5, "points_found": 5, "points_matched": 5,
+           "answerable": 10, "unanswerable": 1, "flagged": 1, "citations": 3, "citations_verified": 3, "seconds": 1.0}
     assert LettersReport(letters=[LetterResult(**row, with_key_facts=9, invented=0)]).passed
     assert not LettersReport(letters=[LetterResult(**row, with_key_facts=10, invented=1)]).passed
     failing = LettersReport(letters=[LetterResult(**row, with_key_facts=8, invented=0, problems=["key facts missing"])])

@@ -13,24 +13,18 @@ import time
 from pathlib import Path
 
 import pytest
+from documents import write_samples
+from servers import free_port
 
 from askpfg.index import IndexStore, build_index, ingest_paths
 from askpfg.retrieval import Filters, Retriever
 from askpfg.settings import Settings
-
-from documents import write_samples
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _store(tmp_path: Path, **overrides) -> IndexStore:
     return IndexStore(Settings(index_dir=tmp_path / "index", **overrides))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_every_supported_file_type_is_ingested_and_searchable(tmp_path: Path):
@@ -99,7 +93,7 @@ def test_cli_ingest_exits_non_zero_naming_the_bad_file(tmp_path: Path):
     bad.write_bytes(b"not a docx")
     good = write_samples(tmp_path / "in")["md"]
     env = {**os.environ, "ASKPFG_INDEX_DIR": str(tmp_path / "index")}
-    run = subprocess.run([sys.executable, "-m", "askpfg", "ingest", str(bad), str(good)], capture_output=True, text=True, env=env)
+    run = subprocess.run([sys.executable, "-m", "askpfg", "ingest", str(bad), str(good)], check=False, capture_output=True, text=True, env=env)
     assert run.returncode == 1
     assert "broken.docx" in run.stderr
     assert "added      2024-02-01-note-kite-mark" in run.stdout
@@ -152,7 +146,7 @@ def test_a_killed_ingest_leaves_the_previous_index_queryable_and_the_next_ingest
     live = after.collection.get(where={"doc_hash": {"$in": after.live_hashes()}}, include=[])
     assert len(live["ids"]) == after.chunk_count()
 
-    rerun = subprocess.run([sys.executable, "-m", "askpfg", "ingest", "--date", "2024-01-01", *files], env=env, capture_output=True, text=True)
+    rerun = subprocess.run([sys.executable, "-m", "askpfg", "ingest", "--date", "2024-01-01", *files], check=False, env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     final = IndexStore(Settings(index_dir=index_dir))
     assert len(final.manifest()) == len(baseline) + 40
@@ -161,7 +155,7 @@ def test_a_killed_ingest_leaves_the_previous_index_queryable_and_the_next_ingest
 
 @pytest.mark.skipif(shutil.which("chroma", path=str(Path(sys.executable).parent)) is None, reason="chroma CLI not installed")
 def test_server_mode_indexes_and_searches_through_a_real_chroma_server(tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     chroma = str(Path(sys.executable).parent / "chroma")
     server = subprocess.Popen([chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

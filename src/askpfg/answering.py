@@ -25,10 +25,19 @@ from askpfg.schemas import Answer, AskError, Citation, Message, Timings
 from askpfg.settings import Settings, get_settings
 
 REFUSAL_TEXT = "The papers do not cover this. I found no passage that answers the question"
+WELSH_TEXT = (
+    "askpfg can only answer questions asked in English for now: the papers it holds are in English, and its "
+    "models read English only. Please ask again in English (ar hyn o bryd, dim ond cwestiynau yn Saesneg y gall "
+    "askpfg eu hateb)"
+)
+_WELSH_WORDS = frozenset(
+    """y yr ac yn ar am gan dros drwy wrth mae oedd wedi bod sy sydd ydy yw pwy beth pryd ble sut pam faint pa mha
+    ym ei eu ein eich fy hyn hynny gyda heb ond neu nid na roedd bydd fydd cael gael llywodraeth cymru plant""".split()
+)
 KIND_NAMES = {"letter": "letter", "bulletin": "bulletin", "board-summary": "Programme Board summary", "document": "document"}
 _LATEST = re.compile(
-    r"\b(latest|current(ly)?|now|still|status|so far|most recent|chang\w*|progress|yet|today|actually|originally|"
-    r"planned|eventually|updated?|since|as of|by (19|20)\d\d)\b",
+    r"\b(latest|current(ly)?|now|still|status|so far|most recent|chang\w*|yet|today|actually|originally|"
+    r"eventually|updated?|as of|by (19|20)\d\d)\b",
     re.I,
 )
 _INJECTION = re.compile(
@@ -98,12 +107,18 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
     )
     support_norm = support.replace(",", "").lower()
     for number in _NUMBER.findall(sentence):
-        digits = number.replace(",", "").strip().lower()
-        if re.sub(r"[^\d.]", "", digits) and re.sub(r"[^\d.]", "", digits).rstrip(".") not in support_norm:
+        digits = re.sub(r"[^\d.]", "", number.replace(",", "")).rstrip(".")
+        # whole numbers only: "1" must not pass because the evidence says "2021"
+        if digits and not re.search(rf"(?<![\d.]){re.escape(digits)}(?![\d]|\.\d)", support_norm):
             return DraftCheck(sentence, cited, False, f"number '{number.strip()}' not in cited evidence")
     words = content_stems(sentence)
     if not words:
         return DraftCheck(sentence, cited, False, "no content")
+    if not words - content_stems(question):
+        return DraftCheck(sentence, cited, False, "only restates the question")
+    kind = answer_type(question)
+    if kind in ("date", "number") and not has_answer_type(kind, sentence):
+        return DraftCheck(sentence, cited, False, f"does not give the {kind} asked for")
     known = content_stems(support)
     missing = words - known
     if len(missing) / len(words) > 0.25:
@@ -111,11 +126,41 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
     return DraftCheck(sentence, cited, True)
 
 
+def foreign_numbers(question: str, evidence: list[Evidence]) -> set[str]:
+    """Numbers and years the question names that no evidence mentions (nor dates): then the evidence is
+    about something else ("the budget in 2025/26" answered from a 2022/2025 budget)."""
+    said = " ".join(f"{e.text} {e.title} {e.date} {format_date(e.date)}" for e in evidence)
+    return {n for n in re.findall(r"\d+(?:[./]\d+)?", question) if not re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", said)}
+
+
+def support_for(sentence: str, cited: list[int], evidence: list[Evidence], question: str) -> DraftCheck:
+    """The sentence checked against the evidence it cites or, failing that, each other evidence item.
+
+    Small models often number their citations wrongly; the citation that counts is the passage code
+    finds that supports the sentence.
+    """
+    check = verify_sentence(sentence, cited, evidence, question)
+    for n in range(1, len(evidence) + 1):
+        if check.supported:
+            break
+        if [n] != cited:
+            alternative = verify_sentence(sentence, [n], evidence, question)
+            check = alternative if alternative.supported else check
+    return check
+
+
 def missing_key_facts(text: str, question: str, evidence: Evidence) -> bool:
     """Whether a drafted answer dropped the best evidence's numbers or names (then the quote is added)."""
     keys = set(re.findall(r"£?\d[\d,.]*\w*", evidence.text))
     keys |= {w for w in re.findall(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]{2,}\b", evidence.text) if w.lower() not in question.lower()}
     return any(k not in text for k in keys)
+
+
+def looks_welsh(question: str) -> bool:
+    """Whether a question is in Welsh: a quarter or more of its words are common Welsh words."""
+    words = re.findall(r"[a-zâêîôûŵŷ]+", question.lower())
+    hits = sum(w in _WELSH_WORDS for w in words)
+    return hits >= 3 and hits / len(words) >= 0.25
 
 
 def validate_question(question: object, settings: Settings) -> str:
@@ -189,18 +234,20 @@ class Pipeline:
 
     def select_evidence(self, question: str, evidence: list[Evidence]) -> list[Evidence]:
         """Evidence worth citing: near the best score; newest first when the question asks for the latest."""
-        usable = [e for e in evidence if not _INJECTION.search(e.text)]
-        if not usable or usable[0].score < self.settings.refusal_threshold:
-            return []
+        usable = [w for w in (self._widened(e) for e in evidence[:8]) if not _INJECTION.search(w.text)]
         kind = answer_type(question)
-        if not any(has_answer_type(kind, e.text) for e in usable[:2]):
+        if kind:  # the fact asked for (a date, a number, a name) must be in the evidence that leads
+            usable = [e for e in usable[:4] if has_answer_type(kind, e.text, question)] + usable[4:]
+        if not usable or usable[0].score < self.settings.refusal_threshold or not has_answer_type(kind, usable[0].text, question):
             return []
         best = usable[0].score
-        chosen = [e for e in usable if e.score >= max(self.settings.refusal_threshold, best - 0.12)]
+        floor = max(self.settings.refusal_threshold, best - 0.12)
+        chosen = [e for e in usable if e.score >= floor]
         if _LATEST.search(question):
-            older = [e for e in usable[:8] if e.date < chosen[0].date and e.score >= self.settings.refusal_threshold]
+            older = [e for e in usable if e.date < chosen[0].date and e.score >= max(floor - 0.08, self.settings.refusal_threshold)]
             chosen = chosen[: self.settings.evidence_k - 1] + ([older[0]] if older and older[0] not in chosen else [])
-        return [self._widened(e) for e in chosen[: self.settings.evidence_k]]
+        chosen = chosen[: self.settings.evidence_k]
+        return chosen if not foreign_numbers(question, chosen) else []
 
     def _widened(self, evidence: Evidence) -> Evidence:
         wide = self.retriever.widen(evidence.doc_id, evidence.sentence)
@@ -238,9 +285,12 @@ class Pipeline:
                 older = [e for e in evidence if e.date != dated[0]][:1]
                 lead = newest + older
         lines: list[str] = []
+        asked = content_stems(question)
         for i, ev in enumerate(lead):
             n = evidence.index(ev) + 1
             phrase = source_phrase(ev)
+            if ev.heading and content_stems(ev.heading) & asked:
+                phrase += f", under “{ev.heading}”"  # the section names what the sentence leaves implicit
             quoted = " ".join(ev.text.split())
             if i == 0:
                 lines.append(f"According to {phrase}: “{quoted}” [{n}]")
@@ -265,9 +315,9 @@ class Pipeline:
         """Keep only drafted sentences the verifier accepts, each with its markers."""
         kept = []
         for sentence, cited in split_draft(draft):
-            if verify_sentence(sentence, cited, evidence, question).supported:
-                marker = "".join(f"[{n}]" for n in cited)
-                kept.append(f"{sentence.rstrip()} {marker}")
+            check = support_for(sentence, cited, evidence, question)
+            if check.supported:
+                kept.append(f"{sentence.rstrip()} {''.join(f'[{n}]' for n in check.cited)}")
         return " ".join(kept)
 
     # --- the entry points -----------------------------------------------------------------------
@@ -280,6 +330,9 @@ class Pipeline:
         question = self.validate_question(question)
         turns = parse_history(history or [])
         timings = Timings()
+        if looks_welsh(question):
+            yield from self._refusal(question, [], timings, started, WELSH_TEXT)
+            return
         t = time.perf_counter()
         standalone = condense_question(question, turns, self.generator, self.settings)
         timings.condense = (time.perf_counter() - t) * 1000
@@ -325,10 +378,12 @@ class Pipeline:
         timings.total = (time.perf_counter() - started) * 1000
         yield Answer(text=text.strip(), citations=citations, standalone_question=standalone, mode=mode, timings=timings)
 
-    def _refusal(self, standalone: str, nearest: list[Evidence], timings: Timings, started: float) -> Iterator[str | Answer]:
-        """'The papers do not cover this', with the nearest passages listed but not asserted."""
+    def _refusal(
+        self, standalone: str, nearest: list[Evidence], timings: Timings, started: float, reason: str = REFUSAL_TEXT
+    ) -> Iterator[str | Answer]:
+        """'The papers do not cover this' (or why askpfg cannot answer), with the nearest passages listed but not asserted."""
         sources = [self.citation(i, e) for i, e in enumerate(nearest[:3], start=1)]
-        text = REFUSAL_TEXT + (" (the nearest passages are listed below, for reference only)." if sources else ".")
+        text = reason + (" (the nearest passages are listed below, for reference only)." if sources else ".")
         yield "\n\n" + text
         timings.total = (time.perf_counter() - started) * 1000
         yield Answer(text=text, refused=True, standalone_question=standalone, nearest_sources=sources, mode="refusal", timings=timings)

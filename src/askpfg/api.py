@@ -28,13 +28,13 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from askpfg import __version__, drafting
+from askpfg import __version__
 from askpfg.answering import Pipeline, get_pipeline
 from askpfg.corpus import Document, DocumentMeta
+from askpfg.drafting import LetterError, draft_reply
 from askpfg.models import EMBEDDING_NAME
-from askpfg.schemas import Answer, AskError, AskRequest
+from askpfg.schemas import Answer, AskError, AskRequest, Citation
 from askpfg.settings import Settings, get_settings
-
 
 
 def is_loopback(host: str) -> bool:
@@ -65,6 +65,22 @@ class Health(BaseModel):
     detail: str = ""
 
 
+class DraftRequest(BaseModel):
+    """What `POST /api/draft` takes: the letter's text and, optionally, the points to answer."""
+
+    letter: str
+    points: list[str] | None = None
+
+
+class DraftResponse(BaseModel):
+    """What `POST /api/draft` returns."""
+
+    points: list[str]
+    reply_markdown: str
+    citations: list[Citation]
+    not_covered: list[str]
+
+
 class APIError(Exception):
     """An error with its status, short name and actionable detail."""
 
@@ -92,7 +108,7 @@ class _Runtime:
             pipeline = get_pipeline()
             _ = pipeline.generator  # load the model now, not on the first question
             self.pipeline = pipeline
-        except Exception as exc:  # reported by /api/health and every 503
+        except Exception as exc:  # noqa: BLE001 - reported by /api/health and every 503
             self.problem = f"loading failed: {exc}"
 
     def require(self) -> Pipeline:
@@ -229,7 +245,7 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
             try:
                 async for item in iterate_in_threadpool(items):
                     yield _sse("answer", item) if isinstance(item, Answer) else _sse("delta", {"text": item})
-            except Exception as exc:  # headers are sent: report it in the stream
+            except Exception as exc:  # noqa: BLE001 - headers are sent: report it in the stream
                 yield _sse("error", {"error": "internal error", "detail": f"{type(exc).__name__}: {exc}"})
             finally:
                 items.close()  # releases the generator's lock if the client went away mid-answer
@@ -264,7 +280,15 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
             generator=generator.name if generator else None,
         )
 
-    drafting.register_api(app, runtime.require)
+    @app.post("/api/draft", response_model=DraftResponse, responses=ERRORS, tags=["drafting"])
+    async def draft(request: DraftRequest) -> DraftResponse | JSONResponse:
+        """Draft a cited reply to a letter (takes seconds per point: every point is searched and verified)."""
+        pipe = runtime.require()
+        try:
+            reply = await run_in_threadpool(draft_reply, request.letter, pipe, request.points)
+        except (LetterError, AskError) as exc:
+            return _error(400, "bad letter", str(exc))
+        return DraftResponse.model_validate(reply.model_dump(include=set(DraftResponse.model_fields)))
 
     @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def unknown(path: str, request: Request) -> JSONResponse:
@@ -298,7 +322,7 @@ def serve(host: str, port: int) -> int:
         print("askpfg: loading the models ...", flush=True)
         pipeline = get_pipeline()
         generator = pipeline.generator
-    except Exception as exc:  # a missing model package or unreadable corpus: say what to fix
+    except Exception as exc:  # noqa: BLE001 - a missing model package or unreadable corpus: say what to fix
         print(f"askpfg: error: {exc}", file=sys.stderr)
         return 1
     app = mount_ui(create_app(pipeline), pipeline)

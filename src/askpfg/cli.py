@@ -195,9 +195,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
-    from askpfg.drafting import main as draft_main
+    """`askpfg draft LETTER [--out reply.md|reply.docx] [--point P ...]`; 2 on a bad letter."""
+    from askpfg.answering import get_pipeline
+    from askpfg.drafting import (
+        LetterError,
+        draft_reply,
+        load_letter,
+        split_letter,
+        to_docx,
+    )
+    from askpfg.schemas import AskError
+    from askpfg.settings import get_settings
 
-    return draft_main(args)
+    out: Path | None = args.out
+    if out is not None and out.suffix.lower() not in (".md", ".markdown", ".docx"):
+        return _fail(f"--out {out}: use a .md or .docx file name")
+    try:
+        text = load_letter(args.letter, get_settings())
+        if not args.point:
+            split_letter(text)  # a letter with no request fails before the models load
+        reply = draft_reply(text, get_pipeline(), args.point)
+    except (LetterError, AskError) as exc:
+        return _fail(str(exc))
+    if out is None:
+        print(reply.reply_markdown, end="")
+    elif out.suffix.lower() == ".docx":
+        to_docx(reply, out)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(reply.reply_markdown, encoding="utf-8")
+    if out is not None:
+        print(f"wrote {out}", file=sys.stderr)
+    if reply.not_covered:
+        print(f"askpfg: {len(reply.not_covered)} point(s) not covered by the papers need input", file=sys.stderr)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -12,10 +12,12 @@ import time
 from pydantic import TypeAdapter, ValidationError
 
 from askpfg.models import ChatMessage, Generator
+from askpfg.retrieval import content_stems
 from askpfg.schemas import AskError, Message
 from askpfg.settings import Settings
 
 _PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|he|she|his|her)\b", re.I)
+_UNRESOLVED = re.compile(r"\b(it|its|it's|they|them|their)\b", re.I)
 _BODY_WORDS = (
     "Board|Group|Charter|Programme|Framework|Scheme|Summit|Fund|Bill|Committee|Service|Network|Commitment|"
     "Wales|Pilot|Plan|Report|Review|Declaration|Toolkit|Project|Orders?|Workstreams?|Courts?|Commissioner"
@@ -102,6 +104,22 @@ def condense_question(question: str, history: list[Message], generator: Generato
         rewritten = "".join(bounded_stream(generator, messages, 60, time.monotonic() + 6)).strip().strip('"').splitlines()[0]
     except Exception:  # model failed or timed out: the rule's answer stands
         return ruled
+    return rewritten if acceptable_rewrite(rewritten, question, history) else ruled
+
+
+def acceptable_rewrite(rewritten: str, question: str, history: list[Message]) -> bool:
+    """A model's rewrite stands only if it is still the same question, now naming a body from the history.
+
+    Small models often answer the question, or repeat an earlier one, instead of rewriting it.
+    """
     named = {n.lower() for n in named_bodies(history)}
-    acceptable = 5 < len(rewritten) <= 300 and (not named or any(n in rewritten.lower() for n in named))
-    return rewritten if acceptable else ruled
+    asked = content_stems(_PRONOUN.sub(" ", question))
+    kept = content_stems(rewritten)
+    return (
+        5 < len(rewritten) <= 300
+        and rewritten.rstrip().endswith("?")
+        and not _UNRESOLVED.search(rewritten)
+        and all(rewritten.strip().lower() != m.content.strip().lower() for m in history)
+        and len(asked - kept) <= len(asked) // 3
+        and (not named or any(n in rewritten.lower() for n in named))
+    )

@@ -7,53 +7,47 @@ Nothing in a reply is invented: a point the papers do not answer becomes a visib
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import itertools
 import re
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from askpfg.answering import Pipeline, format_date, get_pipeline, normalise_ws, quote_is_verbatim
+from askpfg.answering import Pipeline, format_date, normalise_ws
 from askpfg.chunking import split_sentences
 from askpfg.conversation import last_named_body, rule_condense
 from askpfg.corpus import REPLACEMENT_CHAR, CorpusError, extract_text
 from askpfg.retrieval import Filters, content_stems
 from askpfg.schemas import Answer, AskError, Citation, Message
-from askpfg.settings import Settings, get_settings
+from askpfg.settings import Settings
 
-EXIT_USAGE = 2
 CLOSING = "I hope you have found my reply helpful."
 
 _SIGN_OFF = re.compile(
     r"^\s*(yours\s+(sincerely|faithfully|truly|ever)|kind(est)?\s+regards|best\s+wishes|with\s+(best|kind)\s+regards|"
     r"regards|cofion(\s+gorau)?|yn\s+gywir)\s*,?\s*$",
-    re.I | re.M,
+    re.IGNORECASE | re.MULTILINE,
 )
-_SALUTATION = re.compile(r"^\s*(dear|annwyl)\s+[^\n]{1,80}?,?\s*$", re.I | re.M)
-_HEADER_FIELD = re.compile(r"^\s*(from|to|date|subject|re|cc|sent)\s*:\s*(.*)$", re.I)
+_SALUTATION = re.compile(r"^\s*(dear|annwyl)\s+[^\n]{1,80}?,?\s*$", re.IGNORECASE | re.MULTILINE)
+_HEADER_FIELD = re.compile(r"^\s*(from|to|date|subject|re|cc|sent)\s*:\s*(.*)$", re.IGNORECASE)
 _POST_NOMINAL = re.compile(r"(\s+(?:[A-Z]{2,5}(?:/[A-Z]{2,5})?|[A-Z]\.?[A-Z]\.?)\b)+\s*$")
-_TITLE = re.compile(r"^(mr|mrs|ms|miss|mx|dr|prof(essor)?|cllr|councillor|sir|dame|lord|lady|rev(erend)?)\.?\s+", re.I)
+_TITLE = re.compile(r"^(mr|mrs|ms|miss|mx|dr|prof(essor)?|cllr|councillor|sir|dame|lord|lady|rev(erend)?)\.?\s+", re.IGNORECASE)
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _DATE_PATTERNS = (
-    re.compile(r"\b(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+(?P<m>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?,?\s+(?P<y>\d{4})\b", re.I),
-    re.compile(rf"\b(?P<m>{_MONTHS})\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})\b", re.I),
+    re.compile(r"\b(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+(?P<m>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?,?\s+(?P<y>\d{4})\b", re.IGNORECASE),
+    re.compile(rf"\b(?P<m>{_MONTHS})\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})\b", re.IGNORECASE),
     re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\b"),
     re.compile(r"\b(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})\b"),
 )
-_ITEM = re.compile(r"^\s*(?:\(?\d{1,2}[.)]|\(?[a-hj-z][.)]|\((?:i{1,3}|iv|v|vi{0,3}|ix|x)\)|[-•*–▪●])\s+", re.I)
+_ITEM = re.compile(r"^\s*(?:\(?\d{1,2}[.)]|\(?[a-hj-z][.)]|\((?:i{1,3}|iv|v|vi{0,3}|ix|x)\)|[-•*–▪●])\s+", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.?!])[”’\"')]?\s+(?=[A-Z“‘\"(£0-9])")
 _DISCOURSE = re.compile(
     r"^(first(ly)?|second(ly)?|third(ly)?|fourth(ly)?|fifth(ly)?|next|then|also|further(more)?|additionally|"
     r"in addition|lastly|finally|moreover)\s*,?\s+",
-    re.I,
+    re.IGNORECASE,
 )
 _REQUEST = re.compile(
     r"\?\s*$|"
@@ -63,41 +57,44 @@ _REQUEST = re.compile(
     r"\b(i|we|the committee)\s+(ask|request|invite)\s+(that\s+)?you\b|"
     r"\b(i am|we are)\s+writing\s+to\s+(ask|request|enquire|inquire)\s+(whether|if|about|what|when|how|why|who|for)\b|"
     r"^(set out|provide|outline|explain|confirm|describe|clarify|share|send|tell us|let us know|update)\b",
-    re.I,
+    re.IGNORECASE,
 )
 _NOT_A_POINT = re.compile(
     r"\b(following|as follows|the points below|below)\s*[.:]\s*$|"
     r"\b(response|reply|respond|hear(ing)? from you|look forward|in due course)\b",
-    re.I,
+    re.IGNORECASE,
 )
-_CLAUSE = re.compile(r",?\s+(?:and|including)\s+(?=(?:who|when|where|which|what|how|whether|any)\b)", re.I)
+_CLAUSE = re.compile(r",?\s+(?:and|including)\s+(?=(?:who|when|where|which|what|how|whether|any)\b)", re.IGNORECASE)
 _LABEL_MAX_WORDS = 7
-_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those)\b", re.I)
+_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those)\b", re.IGNORECASE)
 _LEAD_IN = re.compile(
     r"^(?:(?:i|we)\s+(?:would|should)\s+be\s+grateful\s+if\s+you\s+(?:could|would)\s+|(?:could|can|would)\s+you\s+|please\s+|kindly\s+)"
     r"(?:also\s+)?(?:please\s+)?(?:set\s+out|provide(?:\s+us\s+with)?|confirm|outline|explain|describe|clarify|tell\s+(?:us|me)|"
     r"let\s+(?:us|me)\s+know|say|share|give)?\s*",
-    re.I,
+    re.IGNORECASE,
 )
 _MARKER = re.compile(r"\[(\d+)\]")
 _POLITE = re.compile(
     r"^(?:(?:i|we)\s+(?:would|should)\s+be\s+grateful\s+if\s+you\s+(?:could|would)\s+|(?:could|can|would|will)\s+you\s+(?:please\s+)?|"
     r"please\s+|kindly\s+)(?:also\s+)?",
-    re.I,
+    re.IGNORECASE,
 )
 _ASK_VERB = re.compile(
     r"^(?:confirm|tell\s+(?:us|me)|let\s+(?:us|me)\s+know|say|explain|clarify|set\s+out|outline|describe)\s+"
     r"(?=(?:who|what|when|where|which|how|why|whether)\b)",
-    re.I,
+    re.IGNORECASE,
 )
 _QUANTITY = re.compile(
     r"\b(?:how\s+many|how\s+much|number\s+of|(?:total|estimated|specific|overall)\s+"
     r"(?=(?:\w+\s+){0,2}(?:cost|budget|tariff|amount|sum|figure|funding|spend)))(?P<what>[^,.;?]*)",
-    re.I,
+    re.IGNORECASE,
 )
 _QUANTITY_STOP = frozenset(
-    "available for of to in on by through have has had was were is are did does do will would been be as that which since per across each "
-    "currently".split()
+    [
+        "available", "for", "of", "to", "in", "on", "by", "through", "have", "has", "had", "was", "were", "is", "are",
+        "did", "does", "do", "will", "would", "been", "be", "as", "that", "which", "since", "per", "across", "each",
+        "currently",
+    ]
 )
 _BOILERPLATE = frozenset(
     content_stems(
@@ -107,8 +104,8 @@ _BOILERPLATE = frozenset(
 )
 _MIN_COVERAGE = 0.5
 _MIN_PARAGRAPH_COVERAGE = 0.34
-_DIRECT = re.compile(r"(who|what|when|where|which|how|why|whether|is|are|was|were|will|does|do|did|has|have|(on|in|at|by|to|for)\s+(what|which|whom))\b", re.I)
-_WHEN = re.compile(r"\b(when|what date|which date|by what date|how soon|what time(scale|table)?)\b", re.I)
+_DIRECT = re.compile(r"(who|what|when|where|which|how|why|whether|is|are|was|were|will|does|do|did|has|have|(on|in|at|by|to|for)\s+(what|which|whom))\b", re.IGNORECASE)
+_WHEN = re.compile(r"\b(when|what date|which date|by what date|how soon|what time(scale|table)?)\b", re.IGNORECASE)
 _TIME = re.compile(
     r"\b(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|"
     r"Sept?|Oct|Nov|Dec|(?i:spring|summer|autumn|winter)|(19|20)\d\d|"
@@ -121,7 +118,7 @@ _QUOTED = re.compile(r"[\"“‘]([^\"”’]{8,})[\"”’]")
 _OBJECT = re.compile(
     r"\b(?:set\s+out|provide(?:\s+us\s+with)?|outline|confirm|explain|describe|share|give)\s+(?:the|a|an|any|your)\s+"
     r"(?P<head>[^,;:?.]*?)(?=\s+(?:of|on|for|to|from|by|in|with|under|between|at|about|that|which|who|whose|established)\b|[,;:?.]|$)",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -241,9 +238,9 @@ def _strip_label(sentences: list[str]) -> list[str]:
     """Drop a short heading-like lead ('Governance.') at the start of a numbered item."""
     first = sentences[0] if sentences else ""
     words = first.rstrip(".:").split()
-    if len(sentences) > 1 and len(words) <= _LABEL_MAX_WORDS and first.endswith((".", ":")) and not _REQUEST.search(first):
-        if not re.search(r"\b(is|are|was|were|has|have|had|will|refers?|referred|noted|said|says)\b", first, re.I):
-            return sentences[1:]
+    is_label = len(sentences) > 1 and len(words) <= _LABEL_MAX_WORDS and first.endswith((".", ":")) and not _REQUEST.search(first)
+    if is_label and not re.search(r"\b(is|are|was|were|has|have|had|will|refers?|referred|noted|said|says)\b", first, re.IGNORECASE):
+        return sentences[1:]
     return sentences
 
 
@@ -342,7 +339,7 @@ def split_letter(text: str, require_points: bool = True) -> LetterPoints:
         first_block = next((b for b in _blocks(body)), None)
         if first_block and not first_block.is_item and len(first_block.text) <= 160 and not re.search(r"[.?!]$", first_block.text):
             subject = first_block.text
-    subject = re.sub(r"^(re|subject)\s*:\s*", "", subject, flags=re.I).strip()
+    subject = re.sub(r"^(re|subject)\s*:\s*", "", subject, flags=re.IGNORECASE).strip()
 
     sender = _find_sender(text, headers)
     date_source = headers.get("date") or head or "\n".join(_lines(text)[:15])
@@ -398,6 +395,12 @@ def _stems(text: str) -> set[str]:
     return content_stems(re.sub(r"['’]s\b", "", text))
 
 
+def request_words(text: str) -> set[str]:
+    """What a request or point is about: its stemmed content words less the polite boilerplate
+    ('I would be grateful if you could set out ...') every letter shares."""
+    return _stems(text) - _BOILERPLATE
+
+
 def _quantity_noun(question: str) -> set[str] | None:
     """Stems naming what a 'how many / how much / total cost' question counts; None if it counts nothing."""
     match = _QUANTITY.search(question)
@@ -412,20 +415,20 @@ def _has_quantity(text: str) -> bool:
     """A number that is not a date or a year: '£70m', '86 projects', '26 children'."""
     for pattern in _DATE_PATTERNS:
         text = pattern.sub(" ", text)
-    text = re.sub(rf"\b(?:{_MONTHS})\b,?\s+\d{{4}}\b|\b(19|20)\d\d(\s*[/–-]\s*\d{{2,4}})?\b", " ", text, flags=re.I)
+    text = re.sub(rf"\b(?:{_MONTHS})\b,?\s+\d{{4}}\b|\b(19|20)\d\d(\s*[/–-]\s*\d{{2,4}})?\b", " ", text, flags=re.IGNORECASE)
     return bool(re.search(r"\d", text))
 
 
 def _names(question: str) -> list[set[str]]:
     """Stems of each thing a question names: 'the Ministerial Oversight Board', a quoted title."""
     names = _NAME.findall(question) + _QUOTED.findall(question)
-    return [stems for stems in (_stems(name) - _BOILERPLATE for name in names) if stems]
+    return [stems for name in names if (stems := request_words(name))]
 
 
 def _object_head(request: str) -> set[str]:
     """Stems of what an imperative request asks for: 'provide the evaluation findings on ...' -> {evalu, find}."""
     match = _OBJECT.search(request)
-    return _stems(match.group("head")) - _BOILERPLATE if match else set()
+    return request_words(match.group("head")) if match else set()
 
 
 def answers_question(question: str, answer: Answer, context: Callable[[Citation], str] = lambda _c: "") -> bool:
@@ -442,7 +445,7 @@ def answers_question(question: str, answer: Answer, context: Callable[[Citation]
     request = _request(question)
     quoted = set().union(*(_stems(c.quote) for c in answer.citations))
     found = quoted.union(*(_stems(f"{context(c)} {c.heading}") for c in answer.citations))
-    wanted = _stems(request) - _BOILERPLATE
+    wanted = request_words(request)
     if wanted and len(wanted & found) / len(wanted) < _MIN_COVERAGE:
         return False
     names = _names(question)
@@ -483,7 +486,7 @@ def _renumbered(question: str, answer: Answer, numbering: _Numbering, shown: lis
     quoting a passage that shares too few of the question's words, or saying only what this
     section already says (a compound point's parts often share evidence), is left out."""
     by_n = {c.n: c for c in answer.citations}
-    wanted = _stems(_request(question)) - _BOILERPLATE
+    wanted = request_words(_request(question))
     paragraphs = []
     for paragraph in answer.text.split("\n\n"):
         cited = [by_n[int(n)] for n in _MARKER.findall(paragraph) if int(n) in by_n]
@@ -495,7 +498,7 @@ def _renumbered(question: str, answer: Answer, numbering: _Numbering, shown: lis
         if all(normalise_ws(q) in said for q in quotes):
             continue
         local = {c.n: numbering.number(c) for c in cited}
-        text = _MARKER.sub(lambda m: f"[{local.get(int(m.group(1)), m.group(1))}]", paragraph.strip())
+        text = _MARKER.sub(lambda m, local=local: f"[{local.get(int(m.group(1)), m.group(1))}]", paragraph.strip())
         shown.append(text)
         paragraphs.append(text)
     return paragraphs
@@ -707,7 +710,7 @@ def to_docx(reply: DraftReply, path: Path) -> Path:
     return path
 
 
-# --- the command line --------------------------------------------------------------------------
+# --- reading letter files ----------------------------------------------------------------------
 
 
 def read_letter(path: Path) -> str:
@@ -737,286 +740,3 @@ def load_letter(path: Path, settings: Settings) -> str:
         return check_letter(text, settings)
     except LetterError as exc:
         raise LetterError(f"{path}: {exc}") from exc
-
-
-def main(args: argparse.Namespace) -> int:
-    """`askpfg draft LETTER [--out reply.md|reply.docx] [--point P ...]`; 2 on a bad letter."""
-    out: Path | None = args.out
-    if out is not None and out.suffix.lower() not in (".md", ".markdown", ".docx"):
-        print(f"askpfg: error: --out {out}: use a .md or .docx file name", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        text = load_letter(args.letter, get_settings())
-        if not args.point:
-            split_letter(text)  # a letter with no request fails before the models load
-        reply = draft_reply(text, get_pipeline(), args.point)
-    except (LetterError, AskError) as exc:
-        print(f"askpfg: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if out is None:
-        print(reply.reply_markdown, end="")
-    elif out.suffix.lower() == ".docx":
-        to_docx(reply, out)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(reply.reply_markdown, encoding="utf-8")
-    if out is not None:
-        print(f"wrote {out}", file=sys.stderr)
-    if reply.not_covered:
-        print(f"askpfg: {len(reply.not_covered)} point(s) not covered by the papers need input", file=sys.stderr)
-    return 0
-
-
-# --- API and UI --------------------------------------------------------------------------------
-
-
-class DraftRequest(BaseModel):
-    """What `POST /api/draft` takes: the letter's text and, optionally, the points to answer."""
-
-    letter: str
-    points: list[str] | None = None
-
-
-class DraftResponse(BaseModel):
-    """What `POST /api/draft` returns."""
-
-    points: list[str]
-    reply_markdown: str
-    citations: list[Citation]
-    not_covered: list[str]
-
-
-def register_api(app: FastAPI, get_pipeline_fn: Callable[[], Pipeline]) -> None:
-    """Add `POST /api/draft` to an app; a bad letter is a 400 `{"error", "detail"}`."""
-
-    @app.post("/api/draft", response_model=DraftResponse, tags=["drafting"])
-    def draft(request: DraftRequest) -> DraftResponse | JSONResponse:
-        """Draft a cited reply to a letter (takes seconds per point: every point is searched and verified)."""
-        try:
-            reply = draft_reply(request.letter, get_pipeline_fn(), request.points)
-        except (LetterError, AskError) as exc:
-            return JSONResponse({"error": "bad letter", "detail": str(exc)}, status_code=400)
-        return DraftResponse.model_validate(reply.model_dump(include=set(DraftResponse.model_fields)))
-
-
-def sources_markdown(reply: DraftReply) -> str:
-    """The reference list for the UI's sources panel."""
-    if not reply.citations:
-        return "_No sources: nothing in the reply is drawn from the papers._"
-    return "\n\n".join(f"**[{c.n}]** {c.title}, {format_date(c.date)}\n\n> {normalise_ws(c.quote)}" for c in reply.citations)
-
-
-def build_draft_tab(pipeline: Pipeline) -> None:
-    """The 'Draft a reply' tab's components, built inside an open `gr.Tab` context."""
-    import tempfile
-
-    import gradio as gr
-
-    def load(path: str | None) -> str:
-        if not path:
-            return gr.skip()
-        try:
-            return load_letter(Path(path), pipeline.settings)
-        except LetterError as exc:
-            raise gr.Error(str(exc).replace(str(Path(path).parent) + "/", "")) from exc
-
-    def find(letter: str) -> tuple[str, str]:
-        try:
-            found = split_letter(check_letter(letter, pipeline.settings))
-        except LetterError as exc:
-            raise gr.Error(str(exc)) from exc
-        return "\n".join(found.points), f"Found {len(found.points)} point(s). Edit, add or delete lines, then draft the reply."
-
-    def draft(letter: str, points: str) -> tuple[str, str, str | None, str]:
-        try:
-            reply = draft_reply(letter, pipeline, [p for p in points.splitlines() if p.strip()] or None)
-        except (LetterError, AskError) as exc:
-            raise gr.Error(str(exc)) from exc
-        path = to_docx(reply, Path(tempfile.mkdtemp(prefix="askpfg-reply-")) / "reply.docx")
-        gaps = f" {len(reply.not_covered)} part(s) are not covered by the papers and need input." if reply.not_covered else ""
-        return reply.reply_markdown, sources_markdown(reply), str(path), f"Drafted {len(reply.points)} point(s).{gaps}"
-
-    gr.Markdown(
-        "Paste a letter or upload it, check the points found in it, then draft a reply. Every factual "
-        "sentence cites the papers; a point they do not answer is marked **NOT COVERED** for you to fill in."
-    )
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=1, min_width=360):
-            letter = gr.Textbox(label="Letter", lines=14, max_lines=30, placeholder="Paste the incoming letter here", elem_id="draft-letter")
-            upload = gr.File(label="…or upload it (.txt, .docx, .pdf)", file_types=[".txt", ".md", ".docx", ".pdf"], type="filepath", elem_id="draft-upload")
-            find_button = gr.Button("Find points", elem_id="draft-find")
-            points = gr.Textbox(label="Points to answer (one per line)", lines=8, max_lines=20, elem_id="draft-points")
-            draft_button = gr.Button("Draft reply", variant="primary", elem_id="draft-reply")
-            status = gr.Markdown(elem_id="draft-status")
-        with gr.Column(scale=1, min_width=420):
-            reply_view = gr.Markdown(label="Draft reply", elem_id="draft-output", container=True)
-            with gr.Accordion("Sources", open=True, elem_id="draft-sources-panel"):
-                sources = gr.Markdown(elem_id="draft-sources")
-            download = gr.File(label="Download .docx", interactive=False, elem_id="draft-docx")
-    upload.upload(load, upload, letter)
-    find_button.click(find, letter, [points, status])
-    draft_button.click(draft, [letter, points], [reply_view, sources, download, status], concurrency_limit=2)
-
-
-# --- evaluation on incoming letters ------------------------------------------------------------
-
-
-class ExpectedPoint(BaseModel):
-    """One point an evaluation letter raises, and what a good reply to it contains."""
-
-    point: str
-    answerable: bool
-    key_facts: list[list[str]] = []
-    docs: list[str] = []
-
-
-class ExpectedLetter(BaseModel):
-    """`letter-NN.expected.json`."""
-
-    sender: str
-    letter_date: dt.date
-    points: list[ExpectedPoint]
-
-
-class LetterResult(BaseModel):
-    """How the draft for one evaluation letter scored."""
-
-    letter: str
-    sender_ok: bool
-    date_ok: bool
-    points_expected: int
-    points_found: int
-    points_matched: int
-    answerable: int
-    with_key_facts: int
-    unanswerable: int
-    flagged: int
-    invented: int
-    citations: int
-    citations_verified: int
-    seconds: float
-    problems: list[str] = []
-
-
-class LettersReport(BaseModel):
-    """Reply-drafting results over a folder of letters."""
-
-    letters: list[LetterResult]
-
-    def total(self, field: str) -> int:
-        return sum(getattr(r, field) for r in self.letters)
-
-    @property
-    def key_fact_rate(self) -> float:
-        return self.total("with_key_facts") / max(1, self.total("answerable"))
-
-    @property
-    def passed(self) -> bool:
-        """No invented answer, and at least 90% of answerable points carry their key facts."""
-        return bool(self.letters) and self.total("invented") == 0 and self.key_fact_rate >= 0.9
-
-    def table(self) -> str:
-        """A plain-text table, one row per letter, then totals, problems and the verdict."""
-        head = f"{'letter':<12}{'sender':>7}{'date':>6}{'points':>9}{'key facts':>11}{'flagged':>9}{'invented':>10}{'quotes ok':>11}{'secs':>7}"
-        rows = [head, "-" * len(head)]
-
-        def row(name: str, r: LetterResult | None) -> str:
-            get = (lambda f: getattr(r, f)) if r else self.total
-            sender = ("ok" if r.sender_ok else "NO") if r else f"{sum(x.sender_ok for x in self.letters)}/{len(self.letters)}"
-            date = ("ok" if r.date_ok else "NO") if r else f"{sum(x.date_ok for x in self.letters)}/{len(self.letters)}"
-            seconds = r.seconds if r else sum(x.seconds for x in self.letters)
-            return (
-                f"{name:<12}{sender:>7}{date:>6}{get('points_matched'):>5}/{get('points_expected'):<3}"
-                f"{get('with_key_facts'):>7}/{get('answerable'):<3}{get('flagged'):>5}/{get('unanswerable'):<3}"
-                f"{get('invented'):>10}{get('citations_verified'):>7}/{get('citations'):<3}{seconds:>7.0f}"
-            )
-
-        rows += [row(r.letter, r) for r in self.letters]
-        rows += ["-" * len(head), row("total", None), ""]
-        rows += [f"{r.letter}: {p}" for r in self.letters for p in r.problems]
-        verdict = "PASS" if self.passed else "FAIL"
-        rows.append(
-            f"{verdict}: {self.key_fact_rate:.0%} of answerable points carry their key facts (need 90%), "
-            f"{self.total('invented')} invented answers (need 0), "
-            f"{self.total('citations_verified')}/{self.total('citations')} quotes verbatim"
-        )
-        return "\n".join(rows)
-
-
-def _overlap(a: str, b: str) -> float:
-    """Word overlap of two point descriptions (Dice coefficient of content stems)."""
-    x, y = _stems(a) - _BOILERPLATE, _stems(b) - _BOILERPLATE
-    return 2 * len(x & y) / (len(x) + len(y)) if x and y else 0.0
-
-
-def match_points(found: list[str], expected: list[str], threshold: float = 0.2) -> dict[int, int]:
-    """expected index -> found index, pairing the most overlapping first, each point used once."""
-    pairs = sorted(((_overlap(f, e), ei, fi) for fi, f in enumerate(found) for ei, e in enumerate(expected)), reverse=True)
-    matched: dict[int, int] = {}
-    for score, ei, fi in pairs:
-        if score >= threshold and ei not in matched and fi not in matched.values():
-            matched[ei] = fi
-    return matched
-
-
-def _answer_text(section: DraftSection) -> str:
-    """A section's drafted text without its placeholders (they repeat the question's words)."""
-    return re.sub(r"\[NOT COVERED BY THE PAPERS:[^\]]*\]", " ", section.text)
-
-
-def evaluate_letter(path: Path, pipeline: Pipeline) -> LetterResult:
-    """Draft a reply to one letter and score it against its `.expected.json`."""
-    expected = ExpectedLetter.model_validate_json(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
-    started = time.perf_counter()
-    reply = draft_reply(read_letter(path), pipeline)
-    seconds = time.perf_counter() - started
-    matched = match_points(reply.points, [p.point for p in expected.points])
-    problems: list[str] = []
-    with_facts = flagged = invented = 0
-    for ei, point in enumerate(expected.points):
-        section = reply.sections[matched[ei]] if ei in matched else None
-        if section is None:
-            problems.append(f"point not found: {point.point}")
-        elif point.answerable:
-            text = _answer_text(section)
-            missing = [group for group in point.key_facts if not any(re.search(alt, text, re.I) for alt in group)]
-            if missing:
-                problems.append(f"key facts missing {missing}: {point.point}")
-            with_facts += not missing
-        elif section.covered:
-            invented += 1
-            problems.append(f"INVENTED answer to an unanswerable point: {point.point}")
-        else:
-            flagged += 1
-    verified = 0
-    for citation in reply.citations:
-        if quote_is_verbatim(citation.quote, pipeline.retriever.document(citation.doc_id).text):
-            verified += 1
-        else:
-            problems.append(f"quote [{citation.n}] not found verbatim in {citation.doc_id}")
-    sender_ok = normalise_ws(reply.letter.sender).lower() == expected.sender.lower()
-    return LetterResult(
-        letter=path.stem,
-        sender_ok=sender_ok,
-        date_ok=reply.letter.letter_date == expected.letter_date,
-        points_expected=len(expected.points),
-        points_found=len(reply.points),
-        points_matched=len(matched),
-        answerable=sum(p.answerable for p in expected.points),
-        with_key_facts=with_facts,
-        unanswerable=sum(not p.answerable for p in expected.points),
-        flagged=flagged,
-        invented=invented,
-        citations=len(reply.citations),
-        citations_verified=verified,
-        seconds=round(seconds, 1),
-        problems=problems,
-    )
-
-
-def evaluate_letters(folder: Path, pipeline: Pipeline) -> LettersReport:
-    """Draft a reply to every `*.txt` letter in a folder that has a `.expected.json` beside it."""
-    letters = sorted(p for p in folder.glob("*.txt") if p.with_suffix(".expected.json").is_file())
-    if not letters:
-        raise LetterError(f"{folder}: no letters (*.txt with a matching .expected.json)")
-    return LettersReport(letters=[evaluate_letter(path, pipeline) for path in letters])

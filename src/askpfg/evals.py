@@ -1,8 +1,10 @@
-"""Evals stage: run a cases file through the real pipeline and score answers, citations and refusals."""
+"""Evals stage: run a cases file through the real pipeline and score answers, citations and refusals;
+and draft replies to the evaluation letters and score them against what each should contain."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import re
 import sys
@@ -13,7 +15,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from askpfg.answering import Pipeline, quote_is_verbatim
+from askpfg.answering import Pipeline, normalise_ws, quote_is_verbatim
+from askpfg.drafting import (
+    DraftSection,
+    LetterError,
+    draft_reply,
+    read_letter,
+    request_words,
+)
 from askpfg.schemas import Answer, Message
 
 CATEGORIES = ("fact", "paraphrase", "temporal", "followup", "unanswerable", "welsh")
@@ -200,13 +209,175 @@ def thresholds_missed(summary: Summary, args: argparse.Namespace) -> list[str]:
     return missed
 
 
+# --- reply drafting on incoming letters --------------------------------------------------------
+
+
+class ExpectedPoint(BaseModel):
+    """One point an evaluation letter raises, and what a good reply to it contains."""
+
+    point: str
+    answerable: bool
+    key_facts: list[list[str]] = []
+    docs: list[str] = []
+
+
+class ExpectedLetter(BaseModel):
+    """`letter-NN.expected.json`."""
+
+    sender: str
+    letter_date: dt.date
+    points: list[ExpectedPoint]
+
+
+class LetterResult(BaseModel):
+    """How the draft for one evaluation letter scored."""
+
+    letter: str
+    sender_ok: bool
+    date_ok: bool
+    points_expected: int
+    points_found: int
+    points_matched: int
+    answerable: int
+    with_key_facts: int
+    unanswerable: int
+    flagged: int
+    invented: int
+    citations: int
+    citations_verified: int
+    seconds: float
+    problems: list[str] = []
+
+
+class LettersReport(BaseModel):
+    """Reply-drafting results over a folder of letters."""
+
+    letters: list[LetterResult]
+
+    def total(self, field: str) -> int:
+        return sum(getattr(r, field) for r in self.letters)
+
+    @property
+    def key_fact_rate(self) -> float:
+        return self.total("with_key_facts") / max(1, self.total("answerable"))
+
+    @property
+    def passed(self) -> bool:
+        """No invented answer, and at least 90% of answerable points carry their key facts."""
+        return bool(self.letters) and self.total("invented") == 0 and self.key_fact_rate >= 0.9
+
+    def table(self) -> str:
+        """A plain-text table, one row per letter, then totals, problems and the verdict."""
+        head = f"{'letter':<12}{'sender':>7}{'date':>6}{'points':>9}{'key facts':>11}{'flagged':>9}{'invented':>10}{'quotes ok':>11}{'secs':>7}"
+        rows = [head, "-" * len(head)]
+
+        def row(name: str, r: LetterResult | None) -> str:
+            get = (lambda f: getattr(r, f)) if r else self.total
+            sender = ("ok" if r.sender_ok else "NO") if r else f"{sum(x.sender_ok for x in self.letters)}/{len(self.letters)}"
+            date = ("ok" if r.date_ok else "NO") if r else f"{sum(x.date_ok for x in self.letters)}/{len(self.letters)}"
+            seconds = r.seconds if r else sum(x.seconds for x in self.letters)
+            return (
+                f"{name:<12}{sender:>7}{date:>6}{get('points_matched'):>5}/{get('points_expected'):<3}"
+                f"{get('with_key_facts'):>7}/{get('answerable'):<3}{get('flagged'):>5}/{get('unanswerable'):<3}"
+                f"{get('invented'):>10}{get('citations_verified'):>7}/{get('citations'):<3}{seconds:>7.0f}"
+            )
+
+        rows += [row(r.letter, r) for r in self.letters]
+        rows += ["-" * len(head), row("total", None), ""]
+        rows += [f"{r.letter}: {p}" for r in self.letters for p in r.problems]
+        verdict = "PASS" if self.passed else "FAIL"
+        rows.append(
+            f"{verdict}: {self.key_fact_rate:.0%} of answerable points carry their key facts (need 90%), "
+            f"{self.total('invented')} invented answers (need 0), "
+            f"{self.total('citations_verified')}/{self.total('citations')} quotes verbatim"
+        )
+        return "\n".join(rows)
+
+
+def _overlap(a: str, b: str) -> float:
+    """Word overlap of two point descriptions (Dice coefficient of content stems)."""
+    x, y = request_words(a), request_words(b)
+    return 2 * len(x & y) / (len(x) + len(y)) if x and y else 0.0
+
+
+def match_points(found: list[str], expected: list[str], threshold: float = 0.2) -> dict[int, int]:
+    """expected index -> found index, pairing the most overlapping first, each point used once."""
+    pairs = sorted(((_overlap(f, e), ei, fi) for fi, f in enumerate(found) for ei, e in enumerate(expected)), reverse=True)
+    matched: dict[int, int] = {}
+    for score, ei, fi in pairs:
+        if score >= threshold and ei not in matched and fi not in matched.values():
+            matched[ei] = fi
+    return matched
+
+
+def _answer_text(section: DraftSection) -> str:
+    """A section's drafted text without its placeholders (they repeat the question's words)."""
+    return re.sub(r"\[NOT COVERED BY THE PAPERS:[^\]]*\]", " ", section.text)
+
+
+def evaluate_letter(path: Path, pipeline: Pipeline) -> LetterResult:
+    """Draft a reply to one letter and score it against its `.expected.json`."""
+    expected = ExpectedLetter.model_validate_json(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
+    started = time.perf_counter()
+    reply = draft_reply(read_letter(path), pipeline)
+    seconds = time.perf_counter() - started
+    matched = match_points(reply.points, [p.point for p in expected.points])
+    problems: list[str] = []
+    with_facts = flagged = invented = 0
+    for ei, point in enumerate(expected.points):
+        section = reply.sections[matched[ei]] if ei in matched else None
+        if section is None:
+            problems.append(f"point not found: {point.point}")
+        elif point.answerable:
+            text = _answer_text(section)
+            missing = [group for group in point.key_facts if not any(re.search(alt, text, re.IGNORECASE) for alt in group)]
+            if missing:
+                problems.append(f"key facts missing {missing}: {point.point}")
+            with_facts += not missing
+        elif section.covered:
+            invented += 1
+            problems.append(f"INVENTED answer to an unanswerable point: {point.point}")
+        else:
+            flagged += 1
+    verified = 0
+    for citation in reply.citations:
+        if quote_is_verbatim(citation.quote, pipeline.retriever.document(citation.doc_id).text):
+            verified += 1
+        else:
+            problems.append(f"quote [{citation.n}] not found verbatim in {citation.doc_id}")
+    sender_ok = normalise_ws(reply.letter.sender).lower() == expected.sender.lower()
+    return LetterResult(
+        letter=path.stem,
+        sender_ok=sender_ok,
+        date_ok=reply.letter.letter_date == expected.letter_date,
+        points_expected=len(expected.points),
+        points_found=len(reply.points),
+        points_matched=len(matched),
+        answerable=sum(p.answerable for p in expected.points),
+        with_key_facts=with_facts,
+        unanswerable=sum(not p.answerable for p in expected.points),
+        flagged=flagged,
+        invented=invented,
+        citations=len(reply.citations),
+        citations_verified=verified,
+        seconds=round(seconds, 1),
+        problems=problems,
+    )
+
+
+def evaluate_letters(folder: Path, pipeline: Pipeline) -> LettersReport:
+    """Draft a reply to every `*.txt` letter in a folder that has a `.expected.json` beside it."""
+    letters = sorted(p for p in folder.glob("*.txt") if p.with_suffix(".expected.json").is_file())
+    if not letters:
+        raise LetterError(f"{folder}: no letters (*.txt with a matching .expected.json)")
+    return LettersReport(letters=[evaluate_letter(path, pipeline) for path in letters])
+
+
 def main(args: argparse.Namespace) -> int:
     """`askpfg eval`: print the table; exit 1 when a given threshold is missed."""
     from askpfg.answering import get_pipeline
 
     if args.letters:
-        from askpfg.drafting import LetterError, evaluate_letters
-
         try:
             report = evaluate_letters(args.letters, get_pipeline())
         except LetterError as exc:

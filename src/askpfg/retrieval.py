@@ -23,7 +23,7 @@ from llama_index.core.vector_stores import FilterCondition, FilterOperator, Meta
 from llama_index.retrievers.bm25 import BM25Retriever
 from pydantic import BaseModel, field_validator
 
-from askpfg.chunking import Sentence, split_sentences
+from askpfg.chunking import Sentence, heading_at, split_sentences
 from askpfg.corpus import KINDS, Document
 from askpfg.index import IndexStore
 from askpfg.models import embed_texts, get_embedder
@@ -37,19 +37,33 @@ STOPWORDS = frozenset(
     with would you your yours wales welsh government tell give say said does did papers paper letter many much
     exactly date day anything""".split()
 )
+_BODIES = "Board|Group|Programme|Charter|Framework|Plan|Scheme|Fund|Summit|Project|Service|Bill|Review"
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "number": (
         re.compile(r"\b(how (many|much)|what (proportion|percentage|rate|amount|budget|tariff)|number of|cost)\b", re.I),
-        re.compile(r"\d|£|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|hundred|million)\b", re.I),
+        # A quantity, not a year or a day of the month.
+        re.compile(
+            rf"£|\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b(?!(?:st|nd|rd|th)?\s+(?:{_MONTHS}))"
+            r"|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|hundred|million)\b",
+            re.I,
+        ),
     ),
     "date": (
         re.compile(r"^\s*(when|since when|by when)\b|\bwhat (date|year|month)\b|\bby what date\b", re.I),
-        re.compile(rf"\b({_MONTHS}|Spring|Summer|Autumn|Winter|(19|20)\d\d)\b|\b\d{{1,2}}(st|nd|rd|th)?\b", re.I),
+        re.compile(rf"\b((?-i:{_MONTHS})|Spring|Summer|Autumn|Winter|(19|20)\d\d)\b|\b\d{{1,2}}(st|nd|rd|th)\b", re.I),
+    ),
+    "chair": (
+        re.compile(r"\bwho (chairs|chaired|leads|led|heads|headed)\b", re.I),
+        re.compile(r"\b(chair(s|ed|ing|man|woman|person)?|led by|leads?|head(ed|s)? by)\b", re.I),
     ),
     "person": (
-        re.compile(r"^\s*who\b|\bwho (chairs|leads|is|was)\b", re.I),
-        re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+ [A-Z][a-z]+\b|\b(Minister|Chair|Officer|Commissioner|Board|Group|Government)\b"),
+        re.compile(r"^\s*who\b|\bwho (is|was)\b", re.I),
+        # A name ("Albert Heaney", "Family Justice Network") or a role; a body ("Implementation Group") is no answer.
+        re.compile(
+            rf"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+ (?!(?:{_BODIES})\b)[A-Z][a-z]+\b"
+            r"|\b(Minister|Chair|Officer|Commissioner|Director|Secretary|independent person)\b"
+        ),
     ),
 }
 
@@ -62,9 +76,16 @@ def answer_type(question: str) -> str | None:
     return None
 
 
-def has_answer_type(kind: str | None, text: str) -> bool:
-    """Whether a sentence contains the kind of fact asked for."""
-    return kind is None or bool(ANSWER_TYPES[kind][1].search(text))
+def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
+    """Whether a sentence contains the kind of fact asked for; for a person, one the question does not name."""
+    if kind is None:
+        return True
+    if kind == "chair":  # a chair's or leader's name, said to chair or lead
+        return bool(ANSWER_TYPES["chair"][1].search(text)) and has_answer_type("person", text, question)
+    if kind == "person":
+        asked = set(re.findall(r"[a-z]+", question.lower()))
+        text = re.sub(r"\b[A-Z][a-z]+\b", lambda m: "x" if m.group(0).lower() in asked else m.group(0), text)
+    return bool(ANSWER_TYPES[kind][1].search(text))
 
 
 class Filters(BaseModel):
@@ -200,6 +221,7 @@ class Retriever:
         self._bm25: dict[str, BM25Retriever] = {}
         self._docs: dict[str, Document] = {}
         self._sentence_vectors: dict[tuple[str, int], np.ndarray] = {}
+        self._split: dict[tuple[str, str], list[Sentence]] = {}
 
     def _refresh(self) -> None:
         with self._lock:
@@ -227,15 +249,20 @@ class Retriever:
         """The sentence plus what it needs to stand alone: the list it introduces, the sentence a
         pronoun refers back to, or the next sentence when it is short."""
         doc = self.document(doc_id)
-        sentences = split_sentences(doc.text)
+        sentences = self._sentences(doc)
         index = next((i for i, s in enumerate(sentences) if s.start == sentence.start), None)
         if index is None:
             return sentence
         first = last = index
+
+        def list_item(i: int) -> bool:
+            return i < len(sentences) and doc.text[sentences[i].start - 2 : sentences[i].start] == "- "
+
         if _ANAPHOR.match(sentence.text) and index > 0:
             first = index - 1
-        if sentence.text.rstrip().endswith(":"):
-            while last + 1 < len(sentences) and last - index < 6 and doc.text[sentences[last + 1].start - 2 : sentences[last + 1].start] == "- ":
+        text = sentence.text.rstrip()
+        if text.endswith(":") or (not text.endswith((".", "!", "?", "”", '"')) and list_item(index + 1)):
+            while list_item(last + 1) and last - index < 6:
                 last += 1
             last = max(last, min(index + 1, len(sentences) - 1))
         elif len(sentence.text.split()) < 25 and index + 1 < len(sentences):
@@ -244,6 +271,13 @@ class Retriever:
                 last = index + 1
         start, end = sentences[first].start, sentences[last].end
         return Sentence(doc.text[start:end], start, end)
+
+    def _sentences(self, doc: Document) -> list[Sentence]:
+        """A document's sentences, split once per document version."""
+        key = (doc.id, doc.content_hash)
+        if key not in self._split:
+            self._split[key] = split_sentences(doc.text)
+        return self._split[key]
 
     def _bm25_for(self, filters: Filters, k: int) -> BM25Retriever | None:
         # BM25 ignores the vector store's filters, so it is built over the filtered nodes only.
@@ -288,11 +322,13 @@ class Retriever:
         """Score every sentence of the passages against the question; best first, no duplicates."""
         seen: set[tuple[str, int]] = set()
         items: list[tuple[Passage, Sentence]] = []
+        headings: dict[tuple[str, int], str] = {}
         for passage in passages:
             doc = self.document(passage.doc_id)
             for sentence in split_sentences(doc.text, passage.start, passage.end):
                 if (passage.doc_id, sentence.start) not in seen and len(sentence.text.split()) >= 3:
                     seen.add((passage.doc_id, sentence.start))
+                    headings[(passage.doc_id, sentence.start)] = heading_at(doc.text, sentence.start)
                     items.append((passage, sentence))
         if not items:
             return []
@@ -304,16 +340,18 @@ class Retriever:
         kind = answer_type(query)
         evidence: list[Evidence] = []
         for (passage, sentence), d in zip(items, dense, strict=True):
+            heading = headings[(passage.doc_id, sentence.start)]
             s_stems = content_stems(sentence.text)
-            h_stems = content_stems(passage.heading + " " + passage.title)
+            h_stems = content_stems(heading + " " + passage.title)
             lexical = (
                 (len(q_stems & s_stems) + 0.5 * len((q_stems - s_stems) & h_stems)) / len(q_stems) if q_stems else 0.0
             )
-            brevity = min(1.0, len(sentence.text.split()) / 8) ** 0.5  # roadmap fragments make poor evidence
-            typed = 0.08 if kind and has_answer_type(kind, sentence.text) else 0.0
+            typed = 0.08 if kind and has_answer_type(kind, sentence.text, query) else 0.0
+            # Roadmap fragments make poor evidence, unless one holds the question's terms and the fact asked for.
+            brevity = 1.0 if typed and lexical >= 0.5 else min(1.0, len(sentence.text.split()) / 8) ** 0.5
             score = (0.6 * float(d) + 0.4 * lexical + typed) * brevity
             evidence.append(
-                Evidence(passage.doc_id, passage.title, passage.date, passage.kind, passage.heading, sentence, score, float(d), lexical)
+                Evidence(passage.doc_id, passage.title, passage.date, passage.kind, heading, sentence, score, float(d), lexical)
             )
         evidence.sort(key=lambda e: e.score, reverse=True)
         return evidence[:limit]

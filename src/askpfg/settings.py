@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-GeneratorName = Literal["qwen2.5-0.5b", "smollm2-135m"]
+GeneratorName = Literal["qwen2.5-0.5b", "qwen2.5-1.5b", "smollm2-135m"]
 
 
 class Settings(BaseSettings):

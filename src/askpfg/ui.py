@@ -1,19 +1,30 @@
-"""The chat UI (Gradio 6 Blocks): streamed answers whose [n] references open the cited passage."""
+"""The UI (Gradio 6 Blocks): a chat of streamed answers whose [n] references open the cited passage,
+and a tab that drafts a cited reply to a letter."""
 
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import re
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import gradio as gr
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from askpfg.answering import KIND_NAMES, Pipeline, format_date
+from askpfg.answering import KIND_NAMES, Pipeline, format_date, normalise_ws
 from askpfg.corpus import KINDS
+from askpfg.drafting import (
+    DraftReply,
+    LetterError,
+    check_letter,
+    draft_reply,
+    load_letter,
+    split_letter,
+    to_docx,
+)
 from askpfg.retrieval import Filters
 from askpfg.schemas import Answer, AskError, Citation, Message
 from askpfg.settings import PROJECT_ROOT
@@ -21,7 +32,7 @@ from askpfg.settings import PROJECT_ROOT
 UI_DIR = PROJECT_ROOT / "ui"
 BEFORE, AFTER, CONTEXT = 450, 550, 150  # document characters shown around a cited passage (CONTEXT at least)
 _MARKER = re.compile(r"\[(\d+)\]")
-_HEADING = re.compile(r"^#{1,6} +(.+)$", re.M)
+_HEADING = re.compile(r"^#{1,6} +(.+)$", re.MULTILINE)
 HINT = '<div class="source-empty"><p>Click a numbered reference such as <b>[1]</b> in an answer to read the passage in its document.</p></div>'
 THEME = gr.themes.Default(
     primary_hue="teal",
@@ -157,8 +168,64 @@ def document_rows(pipeline: Pipeline) -> list[list[str]]:
     return [[m.date.isoformat(), KIND_NAMES.get(m.kind, m.kind), m.title, m.author, m.recipient, m.id] for m in pipeline.store.documents()]
 
 
+def sources_markdown(reply: DraftReply) -> str:
+    """The reference list for the UI's sources panel."""
+    if not reply.citations:
+        return "_No sources: nothing in the reply is drawn from the papers._"
+    return "\n\n".join(f"**[{c.n}]** {c.title}, {format_date(c.date)}\n\n> {normalise_ws(c.quote)}" for c in reply.citations)
+
+
+def build_draft_tab(pipeline: Pipeline) -> None:
+    """The 'Draft a reply' tab's components, built inside an open `gr.Tab` context."""
+
+    def load(path: str | None) -> str:
+        if not path:
+            return gr.skip()
+        try:
+            return load_letter(Path(path), pipeline.settings)
+        except LetterError as exc:
+            raise gr.Error(str(exc).replace(str(Path(path).parent) + "/", "")) from exc
+
+    def find(letter: str) -> tuple[str, str]:
+        try:
+            found = split_letter(check_letter(letter, pipeline.settings))
+        except LetterError as exc:
+            raise gr.Error(str(exc)) from exc
+        return "\n".join(found.points), f"Found {len(found.points)} point(s). Edit, add or delete lines, then draft the reply."
+
+    def draft(letter: str, points: str) -> tuple[str, str, str | None, str]:
+        try:
+            reply = draft_reply(letter, pipeline, [p for p in points.splitlines() if p.strip()] or None)
+        except (LetterError, AskError) as exc:
+            raise gr.Error(str(exc)) from exc
+        path = to_docx(reply, Path(tempfile.mkdtemp(prefix="askpfg-reply-")) / "reply.docx")
+        gaps = f" {len(reply.not_covered)} part(s) are not covered by the papers and need input." if reply.not_covered else ""
+        return reply.reply_markdown, sources_markdown(reply), str(path), f"Drafted {len(reply.points)} point(s).{gaps}"
+
+    gr.Markdown(
+        "Paste a letter or upload it, check the points found in it, then draft a reply. Every factual "
+        "sentence cites the papers; a point they do not answer is marked **NOT COVERED** for you to fill in."
+    )
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=360):
+            letter = gr.Textbox(label="Letter", lines=14, max_lines=30, placeholder="Paste the incoming letter here", elem_id="draft-letter")
+            upload = gr.File(label="…or upload it (.txt, .docx, .pdf)", file_types=[".txt", ".md", ".docx", ".pdf"], type="filepath", elem_id="draft-upload")
+            find_button = gr.Button("Find points", elem_id="draft-find")
+            points = gr.Textbox(label="Points to answer (one per line)", lines=8, max_lines=20, elem_id="draft-points")
+            draft_button = gr.Button("Draft reply", variant="primary", elem_id="draft-reply")
+            status = gr.Markdown(elem_id="draft-status")
+        with gr.Column(scale=1, min_width=420):
+            reply_view = gr.Markdown(label="Draft reply", elem_id="draft-output", container=True)
+            with gr.Accordion("Sources", open=True, elem_id="draft-sources-panel"):
+                sources = gr.Markdown(elem_id="draft-sources")
+            download = gr.File(label="Download .docx", interactive=False, elem_id="draft-docx")
+    upload.upload(load, upload, letter)
+    find_button.click(find, letter, [points, status])
+    draft_button.click(draft, [letter, points], [reply_view, sources, download, status], concurrency_limit=2)
+
+
 def build_ui(pipeline: Pipeline) -> gr.Blocks:
-    """The chat, source panel, filters and corpus list, all on the shared pipeline."""
+    """The chat, source panel, filters, corpus list and drafting tab, all on the shared pipeline."""
     examples = json.loads((UI_DIR / "examples.json").read_text(encoding="utf-8"))
     metas = pipeline.store.documents()
 
@@ -255,12 +322,8 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                 column_widths=["8%", "9%", "28%", "20%", "18%", "17%"],
                 elem_id="documents",
             )
-        if importlib.util.find_spec("askpfg.drafting") is not None:
-            from askpfg import drafting
-
-            if hasattr(drafting, "build_draft_tab"):
-                with gr.Tab("Draft a reply", elem_id="draft-tab"):
-                    drafting.build_draft_tab(pipeline)
+        with gr.Tab("Draft a reply", elem_id="draft-tab"):
+            build_draft_tab(pipeline)
 
         gr.on(
             [question.submit, ask_button.click],

@@ -111,6 +111,9 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
         # whole numbers only: "1" must not pass because the evidence says "2021"
         if digits and not re.search(rf"(?<![\d.]){re.escape(digits)}(?![\d]|\.\d)", support_norm):
             return DraftCheck(sentence, cited, False, f"number '{number.strip()}' not in cited evidence")
+    names = content_stems(" ".join(re.findall(r"(?<=\w )[A-Z][a-z]+", sentence)))
+    if names - content_stems(support):
+        return DraftCheck(sentence, cited, False, f"names not in cited evidence: {', '.join(sorted(names - content_stems(support)))}")
     words = content_stems(sentence)
     if not words:
         return DraftCheck(sentence, cited, False, "no content")
@@ -127,10 +130,12 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
 
 
 def foreign_numbers(question: str, evidence: list[Evidence]) -> set[str]:
-    """Numbers and years the question names that no evidence mentions (nor dates): then the evidence is
-    about something else ("the budget in 2025/26" answered from a 2022/2025 budget)."""
+    """Years and amounts the question names that no evidence mentions (nor dates): then the evidence is
+    about something else ("the budget in 2025/26" answered from a 2022/2025 budget). Not used for
+    questions about change, which name the earlier position on purpose."""
     said = " ".join(f"{e.text} {e.title} {e.date} {format_date(e.date)}" for e in evidence)
-    return {n for n in re.findall(r"\d+(?:[./]\d+)?", question) if not re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", said)}
+    named = re.findall(r"\d{3,}(?:[./]\d+)?|\d+[./]\d+", question)
+    return {n for n in named if not re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", said)}
 
 
 def support_for(sentence: str, cited: list[int], evidence: list[Evidence], question: str) -> DraftCheck:
@@ -247,7 +252,7 @@ class Pipeline:
             older = [e for e in usable if e.date < chosen[0].date and e.score >= max(floor - 0.08, self.settings.refusal_threshold)]
             chosen = chosen[: self.settings.evidence_k - 1] + ([older[0]] if older and older[0] not in chosen else [])
         chosen = chosen[: self.settings.evidence_k]
-        return chosen if not foreign_numbers(question, chosen) else []
+        return chosen if _LATEST.search(question) or not foreign_numbers(question, chosen) else []
 
     def _widened(self, evidence: Evidence) -> Evidence:
         wide = self.retriever.widen(evidence.doc_id, evidence.sentence)

@@ -111,9 +111,10 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
         # whole numbers only: "1" must not pass because the evidence says "2021"
         if digits and not re.search(rf"(?<![\d.]){re.escape(digits)}(?![\d]|\.\d)", support_norm):
             return DraftCheck(sentence, cited, False, f"number '{number.strip()}' not in cited evidence")
-    names = content_stems(" ".join(re.findall(r"(?<=\w )[A-Z][a-z]+", sentence)))
-    if names - content_stems(support):
-        return DraftCheck(sentence, cited, False, f"names not in cited evidence: {', '.join(sorted(names - content_stems(support)))}")
+    known = content_stems(support)
+    unnamed = content_stems(" ".join(re.findall(r"(?<=\w )[A-Z][a-z]+", sentence))) - known
+    if unnamed:
+        return DraftCheck(sentence, cited, False, f"names not in cited evidence: {', '.join(sorted(unnamed))}")
     words = content_stems(sentence)
     if not words:
         return DraftCheck(sentence, cited, False, "no content")
@@ -122,7 +123,6 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
     kind = answer_type(question)
     if kind in ("date", "number") and not has_answer_type(kind, sentence):
         return DraftCheck(sentence, cited, False, f"does not give the {kind} asked for")
-    known = content_stems(support)
     missing = words - known
     if len(missing) / len(words) > 0.25:
         return DraftCheck(sentence, cited, False, f"unsupported words: {', '.join(sorted(missing))}")
@@ -145,12 +145,13 @@ def support_for(sentence: str, cited: list[int], evidence: list[Evidence], quest
     finds that supports the sentence.
     """
     check = verify_sentence(sentence, cited, evidence, question)
+    if check.supported:
+        return check
     for n in range(1, len(evidence) + 1):
-        if check.supported:
-            break
         if [n] != cited:
             alternative = verify_sentence(sentence, [n], evidence, question)
-            check = alternative if alternative.supported else check
+            if alternative.supported:
+                return alternative
     return check
 
 

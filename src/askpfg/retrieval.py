@@ -321,26 +321,23 @@ class Retriever:
     def rerank(self, query: str, passages: list[Passage], limit: int) -> list[Evidence]:
         """Score every sentence of the passages against the question; best first, no duplicates."""
         seen: set[tuple[str, int]] = set()
-        items: list[tuple[Passage, Sentence]] = []
-        headings: dict[tuple[str, int], str] = {}
+        items: list[tuple[Passage, Sentence, str]] = []
         for passage in passages:
             doc = self.document(passage.doc_id)
             for sentence in split_sentences(doc.text, passage.start, passage.end):
                 if (passage.doc_id, sentence.start) not in seen and len(sentence.text.split()) >= 3:
                     seen.add((passage.doc_id, sentence.start))
-                    headings[(passage.doc_id, sentence.start)] = heading_at(doc.text, sentence.start)
-                    items.append((passage, sentence))
+                    items.append((passage, sentence, heading_at(doc.text, sentence.start)))
         if not items:
             return []
-        hashes = {p.doc_id: self.document(p.doc_id).content_hash for p, _ in items}
-        vectors = self._sentence_embeddings(hashes, [(p.doc_id, s) for p, s in items])
+        hashes = {p.doc_id: self.document(p.doc_id).content_hash for p, _, _ in items}
+        vectors = self._sentence_embeddings(hashes, [(p.doc_id, s) for p, s, _ in items])
         query_vector = np.asarray(get_embedder().get_query_embedding(query), dtype=np.float32)
         dense = vectors @ query_vector
         q_stems = content_stems(query)
         kind = answer_type(query)
         evidence: list[Evidence] = []
-        for (passage, sentence), d in zip(items, dense, strict=True):
-            heading = headings[(passage.doc_id, sentence.start)]
+        for (passage, sentence, heading), d in zip(items, dense, strict=True):
             s_stems = content_stems(sentence.text)
             h_stems = content_stems(heading + " " + passage.title)
             lexical = (

@@ -169,6 +169,26 @@ def test_who_chairs_a_body_the_papers_name_no_chair_for_is_refused(pipeline: Pip
     assert answer.refused and answer.citations == []
 
 
+def test_a_question_naming_something_the_papers_never_mention_is_refused_naming_it(pipeline: Pipeline):
+    answer = pipeline.answer("On what date did the Social Care Bill to eliminate profit receive Royal Assent?")
+    assert answer.refused and answer.citations == []
+    assert "never mention “Royal Assent”" in answer.text
+
+
+def test_a_named_body_is_answered_from_evidence_about_it_not_about_its_namesake(pipeline: Pipeline):
+    answer = pipeline.answer("Who chairs the Ministerial Oversight Board?")
+    assert "First Minister" in answer.text and "Anthony Douglas" not in answer.text
+    _assert_grounded(answer, pipeline)
+
+
+def test_a_sentence_is_quoted_with_the_next_one_that_completes_it(pipeline: Pipeline):
+    answer = pipeline.answer(
+        "When did the Welsh Government anticipate legislating to give care leavers a statutory entitlement to a personal adviser?"
+    )
+    assert "2023" in answer.text
+    _assert_grounded(answer, pipeline)
+
+
 def test_a_question_in_welsh_gets_a_clear_english_only_notice_not_a_false_claim(pipeline: Pipeline):
     answer = pipeline.answer("Pwy sy'n cadeirio'r Bwrdd Goruchwylio sy'n arwain y gwaith o ddiwygio gwasanaethau plant?")
     assert answer.refused and answer.citations == []

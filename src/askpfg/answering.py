@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from askpfg.conversation import condense_question, parse_history
 from askpfg.index import IndexStore, build_index
 from askpfg.models import ChatMessage, Generator, get_generator
-from askpfg.retrieval import Evidence, Filters, Retriever, answer_type, content_stems, has_answer_type
+from askpfg.retrieval import Evidence, Filters, Retriever, answer_type, content_stems, has_answer_type, proper_names
 from askpfg.schemas import Answer, AskError, Citation, Message, Timings
 from askpfg.settings import Settings, get_settings
 
@@ -244,6 +244,10 @@ class Pipeline:
         kind = answer_type(question)
         if kind:  # the fact asked for (a date, a number, a name) must be in the evidence that leads
             usable = [e for e in usable[:4] if has_answer_type(kind, e.text, question)] + usable[4:]
+        names = proper_names(question)
+        # evidence about the thing the question names ("Ministerial Oversight Board") goes before
+        # evidence about its namesakes ("Oversight Board")
+        usable[:4] = sorted(usable[:4], key=lambda e: not names <= set(re.findall(r"[A-Za-z+]+", f"{e.text} {e.heading} {e.title}")))
         if not usable or usable[0].score < self.settings.refusal_threshold or not has_answer_type(kind, usable[0].text, question):
             return []
         best = usable[0].score
@@ -345,9 +349,10 @@ class Pipeline:
         result = self.retriever.retrieve(standalone, self.settings.retrieve_k, 12, filters)
         timings.retrieve, timings.rerank = result.timings["retrieve"], result.timings["rerank"]
         evidence = self.select_evidence(standalone, result.evidence)
-
-        if not evidence:
-            yield from self._refusal(standalone, result.evidence, timings, started)
+        unknown = self.retriever.unknown_names(standalone)
+        if unknown or not evidence:
+            never = f"The papers do not cover this: they never mention {' or '.join(f'“{n}”' for n in unknown)}"
+            yield from self._refusal(standalone, result.evidence, timings, started, never if unknown else REFUSAL_TEXT)
             return
 
         t = time.perf_counter()
@@ -365,7 +370,7 @@ class Pipeline:
             except Exception:  # a crashed, unreachable or slow generator falls back to extraction
                 draft = ""
             timings.generate = (time.perf_counter() - t) * 1000
-            if "NOT COVERED" in draft and evidence[0].lexical < 0.75:
+            if "NOT COVERED" in draft and evidence[0].lexical < 0.75 and evidence[0].dense < self.settings.overrule_refusal_at:
                 yield from self._refusal(standalone, result.evidence, timings, started)
                 return
             if "NOT COVERED" not in draft:

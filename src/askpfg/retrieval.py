@@ -189,6 +189,14 @@ class RetrievalResult:
 
 
 _ANAPHOR = re.compile(r"^(It|Its|This|These|They|Their|The (Commitment|Board|Group|Charter|Framework|project|service|scheme|Programme|ban|Bill))\b")
+# A following sentence that completes this one: "... a personal adviser up to age 25. We anticipate this will be ..."
+_REFERS_BACK = re.compile(r"^(?:\S+\s+){0,2}(this|it|these|that)\s+(will|is|was|has|had|would|should|remains?|comes?)\b", re.I)
+_NAME_WORD = re.compile(r"(?<=[\w,][ '’(])[A-Z][A-Za-z+]+")
+
+
+def proper_names(question: str) -> set[str]:
+    """The capitalised words a question uses past its first word: the names of what it asks about."""
+    return {w for w in _NAME_WORD.findall(question) if w.lower() not in STOPWORDS}
 
 
 @lru_cache(maxsize=1)
@@ -222,6 +230,7 @@ class Retriever:
         self._docs: dict[str, Document] = {}
         self._sentence_vectors: dict[tuple[str, int], np.ndarray] = {}
         self._split: dict[tuple[str, str], list[Sentence]] = {}
+        self._written: set[str] = set()
 
     def _refresh(self) -> None:
         with self._lock:
@@ -233,7 +242,22 @@ class Retriever:
             self._hashes = self.store.live_hashes()
             self._bm25 = {}
             self._docs = {}
+            self._written = {w for n in self._nodes for w in re.findall(r"[A-Za-z+]+", f"{n.get_content()} {n.metadata.get('title', '')}")}
             self._version = self.store.version
+
+    def unknown_names(self, question: str) -> list[str]:
+        """Names in the question the papers never write ("Royal Assent"): then they cannot answer it."""
+        self._refresh()
+        names: list[str] = []
+        end = -1
+        for match in _NAME_WORD.finditer(question):
+            if match.group() in proper_names(question) and match.group() not in self._written:
+                if match.start() == end + 1 and names:
+                    names[-1] += " " + match.group()  # adjacent words form one name
+                else:
+                    names.append(match.group())
+                end = match.end()
+        return names
 
     def document(self, doc_id: str) -> Document:
         """A live document's stored text (cached until the index changes); KeyError if unknown."""
@@ -247,7 +271,7 @@ class Retriever:
 
     def widen(self, doc_id: str, sentence: Sentence) -> Sentence:
         """The sentence plus what it needs to stand alone: the list it introduces, the sentence a
-        pronoun refers back to, or the next sentence when it is short."""
+        pronoun refers back to, the next sentence when it is short or refers back to this one."""
         doc = self.document(doc_id)
         sentences = self._sentences(doc)
         index = next((i for i, s in enumerate(sentences) if s.start == sentence.start), None)
@@ -269,6 +293,8 @@ class Retriever:
             gap = doc.text[sentence.end : sentences[index + 1].start]
             if "\n\n" not in gap or len(sentence.text.split()) < 10:
                 last = index + 1
+        elif index + 1 < len(sentences) and "\n" not in doc.text[sentence.end : sentences[index + 1].start]:
+            last = index + 1 if _REFERS_BACK.match(sentences[index + 1].text) else last
         start, end = sentences[first].start, sentences[last].end
         return Sentence(doc.text[start:end], start, end)
 

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     retrieve_k: int = 8
     evidence_k: int = 4
     refusal_threshold: float = 0.42
+    overrule_refusal_at: float = Field(
+        0.65, description="a generator's NOT COVERED is overruled (the evidence is quoted) when the best evidence is this close in meaning"
+    )
 
     max_question_chars: int = 4000
     max_letter_chars: int = 20000

@@ -240,7 +240,11 @@ class Pipeline:
 
     def select_evidence(self, question: str, evidence: list[Evidence]) -> list[Evidence]:
         """Evidence worth citing: near the best score; newest first when the question asks for the latest."""
-        usable = [w for w in (self._widened(e) for e in evidence[:8]) if not _INJECTION.search(w.text)]
+        usable: list[Evidence] = []
+        for wide in (self._widened(e) for e in evidence[:8]):
+            inside = any(u.doc_id == wide.doc_id and u.sentence.start <= wide.sentence.start and wide.sentence.end <= u.sentence.end for u in usable)
+            if not inside and not _INJECTION.search(wide.text):  # widened neighbours often coincide
+                usable.append(wide)
         kind = answer_type(question)
         if kind:  # the fact asked for (a date, a number, a name) must be in the evidence that leads
             usable = [e for e in usable[:4] if has_answer_type(kind, e.text, question)] + usable[4:]

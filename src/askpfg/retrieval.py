@@ -190,7 +190,7 @@ class RetrievalResult:
 
 _ANAPHOR = re.compile(r"^(It|Its|This|These|They|Their|The (Commitment|Board|Group|Charter|Framework|project|service|scheme|Programme|ban|Bill))\b")
 # A following sentence that completes this one: "... a personal adviser up to age 25. We anticipate this will be ..."
-_REFERS_BACK = re.compile(r"^(?:\S+\s+){0,2}(this|it|these|that)\s+(will|is|was|has|had|would|should|remains?|comes?)\b", re.I)
+_REFERS_BACK = re.compile(r"^(?:\S+\s+){0,2}(this|it|these|that)(\s+\w+)?\s+(will|is|was|has|had|would|should|remains?|comes?)\b", re.I)
 _NAME_WORD = re.compile(r"(?<=[\w,][ '’(])[A-Z][A-Za-z+]+")
 
 
@@ -295,6 +295,12 @@ class Retriever:
                 last = index + 1
         elif index + 1 < len(sentences) and "\n" not in doc.text[sentence.end : sentences[index + 1].start]:
             last = index + 1 if _REFERS_BACK.match(sentences[index + 1].text) else last
+        # a short paragraph is one statement: "The UK scheme was announced on 22 June. We support it in principle."
+        top = doc.text.rfind("\n\n", 0, sentence.start) + 1
+        bottom = doc.text.find("\n\n", sentence.end) % (len(doc.text) + 1)
+        paragraph = [i for i, s in enumerate(sentences) if top <= s.start and s.end <= bottom]
+        if 1 < len(paragraph) <= 3 and len(doc.text[top:bottom].split()) <= 80 and "\n- " not in doc.text[top:bottom]:
+            first, last = min(first, paragraph[0]), max(last, paragraph[-1])
         start, end = sentences[first].start, sentences[last].end
         return Sentence(doc.text[start:end], start, end)
 

@@ -24,6 +24,7 @@ from askpfg.drafting import (
     split_letter,
     sub_questions,
     to_docx,
+    to_markdown,
 )
 from askpfg.evals import LetterResult, LettersReport, match_points
 from askpfg.settings import Settings
@@ -140,7 +141,7 @@ def test_real_reply_is_a_cited_letter_in_house_style(reply: DraftReply, pipeline
     text = reply.reply_markdown
     assert text.startswith("8 January 2024\n\nDear Eleri,\n\nThank you for your letter of 6 November 2023 about care experienced children")
     assert "I hope you have found my reply helpful.\n\nYours sincerely,\n\nJulie Morgan MS\n\nDeputy Minister for Social Services" in text
-    body, references = text.split("## References")
+    body, references = text.split("**References**")
     assert "[1]" in body and "£50m" in body and "86 projects" in body
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", body)}
     assert markers == {c.n for c in reply.citations} == set(range(1, len(reply.citations) + 1))
@@ -149,12 +150,26 @@ def test_real_reply_is_a_cited_letter_in_house_style(reply: DraftReply, pipeline
         assert f"{citation.n}. {citation.title}, " in references and " ".join(citation.quote.split()) in references
 
 
+def test_the_reply_shown_beside_its_sources_panel_leaves_out_the_reference_list(reply: DraftReply) -> None:
+    shown = to_markdown(reply, references=False)
+    assert "References" not in shown and shown.rstrip().endswith("Deputy Minister for Social Services")
+    assert f"**{reply.sections[0].heading}**" in shown
+
+
 def test_unanswerable_point_becomes_a_placeholder_not_an_answer(reply: DraftReply) -> None:
     covered, uncovered = reply.sections
     assert covered.covered and not uncovered.covered
     assert uncovered.text == f"[NOT COVERED BY THE PAPERS: {UNANSWERABLE.rstrip('?')} — needs input]"
     assert reply.not_covered == [UNANSWERABLE]
     assert not re.search(r"\[\d+\]", uncovered.text)
+
+
+def test_a_later_part_of_a_point_is_answered_from_the_document_that_answered_the_first(pipeline: Pipeline) -> None:
+    letter = (LETTERS / "letter-02.txt").read_text(encoding="utf-8")
+    point = "Who chairs the multi-agency Programme Board overseeing this work, and which stakeholders are represented on it?"
+    section = draft_reply(letter, pipeline, [point]).sections[0]
+    assert section.covered and not section.uncovered
+    assert "Albert Heaney" in section.text and "Voices from Care" in section.text
 
 
 def test_docx_is_written_and_readable(reply: DraftReply, tmp_path: Path) -> None:

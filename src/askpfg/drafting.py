@@ -575,13 +575,21 @@ def _answer_to(question: str, pipeline: Pipeline, filters: Filters | None = None
 
 
 def _section(point: str, pipeline: Pipeline, numbering: _Numbering) -> DraftSection:
-    """Answer a point part by part; a part the first search misses is retried within the
-    documents its sibling parts were answered from."""
+    """Answer a point part by part. The parts of one point are about one thing, so a part is first
+    sought in the documents its sibling parts were answered from, then in all of them."""
     questions = sub_questions(point)
-    answers = {q: a for q in questions if (a := _answer_to(q, pipeline)) is not None}
-    docs = sorted({c.doc_id for a in answers.values() for c in a.citations})
+    answers: dict[str, Answer] = {}
+
+    def sibling_docs() -> Filters | None:
+        docs = sorted({c.doc_id for a in answers.values() for c in a.citations})
+        return Filters(doc_ids=docs) if docs else None
+
     for question in questions:
-        if question not in answers and docs and (answer := _answer_to(question, pipeline, Filters(doc_ids=docs))):
+        within = sibling_docs()
+        if answer := (within and _answer_to(question, pipeline, within)) or _answer_to(question, pipeline):
+            answers[question] = answer
+    for question in questions:  # an earlier part may be found beside a later part's answer
+        if question not in answers and (within := sibling_docs()) and (answer := _answer_to(question, pipeline, within)):
             answers[question] = answer
     shown: list[str] = []
     paragraphs = [p for q in questions if q in answers for p in _renumbered(q, answers[q], numbering, shown)]
@@ -625,16 +633,17 @@ def reference_line(citation: Citation) -> str:
     return f"{citation.n}. {citation.title}, {format_date(citation.date)}: “{normalise_ws(citation.quote)}”"
 
 
-def to_markdown(reply: DraftReply) -> str:
-    """The reply as Markdown: the letter, then the numbered reference list."""
+def to_markdown(reply: DraftReply, references: bool = True) -> str:
+    """The reply as Markdown: the letter (section headings in bold, as in the ministers' letters),
+    then the numbered reference list unless the caller shows the sources beside it."""
     parts = [format_date(reply.reply_date.isoformat()), _salutation(reply.letter), _opening(reply.letter)]
     for section in reply.sections:
-        parts += [f"## {section.heading}", section.text]
+        parts += [f"**{section.heading}**", section.text]
     parts += [CLOSING, "Yours sincerely,", reply.signatory_name or "[SIGNATORY — needs input]"]
     if reply.signatory_role:
         parts.append(reply.signatory_role)
-    if reply.citations:
-        parts += ["---", "## References", "\n".join(reference_line(c) for c in reply.citations)]
+    if references and reply.citations:
+        parts += ["---", "**References**", "\n".join(reference_line(c) for c in reply.citations)]
     return "\n\n".join(parts) + "\n"
 
 

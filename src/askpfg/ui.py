@@ -24,6 +24,7 @@ from askpfg.drafting import (
     load_letter,
     split_letter,
     to_docx,
+    to_markdown,
 )
 from askpfg.retrieval import Filters
 from askpfg.schemas import Answer, AskError, Citation, Message
@@ -200,7 +201,7 @@ def build_draft_tab(pipeline: Pipeline) -> None:
             raise gr.Error(str(exc)) from exc
         path = to_docx(reply, Path(tempfile.mkdtemp(prefix="askpfg-reply-")) / "reply.docx")
         gaps = f" {len(reply.not_covered)} part(s) are not covered by the papers and need input." if reply.not_covered else ""
-        return reply.reply_markdown, sources_markdown(reply), str(path), f"Drafted {len(reply.points)} point(s).{gaps}"
+        return to_markdown(reply, references=False), sources_markdown(reply), str(path), f"Drafted {len(reply.points)} point(s).{gaps}"
 
     gr.Markdown(
         "Paste a letter or upload it, check the points found in it, then draft a reply. Every factual "

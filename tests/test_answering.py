@@ -13,7 +13,7 @@ from askpfg.answering import Pipeline, quote_is_verbatim, verify_sentence
 from askpfg.conversation import acceptable_rewrite, rule_condense
 from askpfg.corpus import load_corpus
 from askpfg.index import IndexStore, ingest_paths
-from askpfg.retrieval import Filters
+from askpfg.retrieval import Filters, asked_thing, has_answer_type
 from askpfg.schemas import Answer, AskError, Message
 from askpfg.settings import Settings
 
@@ -186,6 +186,35 @@ def test_a_sentence_is_quoted_with_the_next_one_that_completes_it(pipeline: Pipe
         "When did the Welsh Government anticipate legislating to give care leavers a statutory entitlement to a personal adviser?"
     )
     assert "2023" in answer.text
+    _assert_grounded(answer, pipeline)
+
+
+def test_a_date_the_question_itself_gives_is_not_an_answer_to_when():
+    question = "Funding was agreed from April 2022. When did the national roll-out commence?"
+    assert not has_answer_type("date", "Funding has been agreed from April 2022.", question)
+    assert has_answer_type("date", "National roll-out commences– April 2023", question)
+
+
+def test_the_thing_a_which_question_asks_for_is_recognised():
+    assert asked_thing("Which subgroups have been set up under workstream 3?") == "subgroup"
+    assert asked_thing("What safeguarding proposal from the Welsh Government did the UK agree to?") == "propos"
+    assert asked_thing("What is the latest position on the Charter?") is None
+    assert asked_thing("What help is funded for young mothers?") is None
+
+
+def test_evidence_mentioning_what_the_question_asks_for_leads(pipeline: Pipeline):
+    answer = pipeline.answer(
+        "What safeguarding proposal from the Welsh Government did the UK Government agree to for the visa sponsorship scheme?"
+    )
+    assert "matching service" in answer.text
+    _assert_grounded(answer, pipeline)
+
+
+def test_a_status_given_in_the_question_is_not_taken_for_the_answer(pipeline: Pipeline):
+    answer = pipeline.answer(
+        "Funding for parental advocacy was agreed from April 2022. When did the national roll-out of parental advocacy commence?"
+    )
+    assert "April 2023" in answer.text
     _assert_grounded(answer, pipeline)
 
 

@@ -20,7 +20,16 @@ from pydantic import ValidationError
 from askpfg.conversation import condense_question, parse_history
 from askpfg.index import IndexStore, build_index
 from askpfg.models import ChatMessage, Generator, get_generator
-from askpfg.retrieval import Evidence, Filters, Retriever, answer_type, content_stems, has_answer_type, proper_names
+from askpfg.retrieval import (
+    Evidence,
+    Filters,
+    Retriever,
+    answer_type,
+    asked_thing,
+    content_stems,
+    has_answer_type,
+    proper_names,
+)
 from askpfg.schemas import Answer, AskError, Citation, Message, Timings
 from askpfg.settings import Settings, get_settings
 
@@ -156,10 +165,19 @@ def support_for(sentence: str, cited: list[int], evidence: list[Evidence], quest
 
 
 def missing_key_facts(text: str, question: str, evidence: Evidence) -> bool:
-    """Whether a drafted answer dropped the best evidence's numbers or names (then the quote is added)."""
+    """Whether a drafted answer dropped the best evidence's numbers or names, or those of its section
+    heading when that is what the question asks about (then the quote is added)."""
     keys = set(re.findall(r"£?\d[\d,.]*\w*", evidence.text))
-    keys |= {w for w in re.findall(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]{2,}\b", evidence.text) if w.lower() not in question.lower()}
+    named = evidence.text + (f" {evidence.heading}" if content_stems(evidence.heading) & content_stems(question) else "")
+    keys |= {w for w in re.findall(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]{2,}\b", named) if w.lower() not in question.lower()}
     return any(k not in text for k in keys)
+
+
+def ignores_best(text: str, evidence: list[Evidence]) -> bool:
+    """Whether a drafted answer left out the leading evidence for passages sharing fewer of the
+    question's words (then the leading evidence is quoted too)."""
+    cited = {int(n) for group in _MARKER.findall(text) for n in group.split(",")}
+    return 1 not in cited and all(evidence[0].lexical > evidence[n - 1].lexical for n in cited if n <= len(evidence))
 
 
 def looks_welsh(question: str) -> bool:
@@ -211,7 +229,7 @@ def split_draft(draft: str) -> list[tuple[str, list[int]]]:
     out: list[tuple[str, list[int]]] = []
     for piece in re.split(r"(?<=[.!?\]])\s+(?=[A-Z“\"(])", draft.strip()):
         cited = [int(n) for group in _MARKER.findall(piece) for n in group.split(",")]
-        text = _MARKER.sub("", piece).strip()
+        text = re.sub(r"([.!?])[.!?]+$", r"\1", _MARKER.sub("", piece).strip())  # "possible. [1]." -> "possible."
         if text:
             out.append((text, sorted(set(cited))))
     return out
@@ -248,10 +266,15 @@ class Pipeline:
         kind = answer_type(question)
         if kind:  # the fact asked for (a date, a number, a name) must be in the evidence that leads
             usable = [e for e in usable[:4] if has_answer_type(kind, e.text, question)] + usable[4:]
-        names = proper_names(question)
-        # evidence about the thing the question names ("Ministerial Oversight Board") goes before
-        # evidence about its namesakes ("Oversight Board")
-        usable[:4] = sorted(usable[:4], key=lambda e: not names <= set(re.findall(r"[A-Za-z+]+", f"{e.text} {e.heading} {e.title}")))
+        names, thing = proper_names(question), asked_thing(question)
+
+        def off_topic(e: Evidence) -> tuple[bool, bool]:
+            # evidence about what the question names ("Ministerial Oversight Board", not its namesake
+            # "Oversight Board") and mentioning what it asks for ("Which subgroups ...") goes first
+            said = f"{e.text} {e.heading} {e.title}"
+            return not names <= set(re.findall(r"[A-Za-z+]+", said)), bool(thing) and thing not in content_stems(said)
+
+        usable[:4] = sorted(usable[:4], key=off_topic)
         if not usable or usable[0].score < self.settings.refusal_threshold or not has_answer_type(kind, usable[0].text, question):
             return []
         best = usable[0].score
@@ -380,7 +403,7 @@ class Pipeline:
             if "NOT COVERED" not in draft:
                 text = self.verified_text(draft, standalone, evidence)
                 mode = "generated" if text else mode
-        if not text or missing_key_facts(text, standalone, evidence[0]):
+        if not text or ignores_best(text, evidence) or missing_key_facts(text, standalone, evidence[0]):
             quoted = self.extractive_text(standalone, evidence)
             text = f"{text}\n\n{quoted}" if text else quoted
             yield ("\n\n" if generator is not None else "") + quoted

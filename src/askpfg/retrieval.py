@@ -50,7 +50,7 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
         ),
     ),
     "date": (
-        re.compile(r"^\s*(when|since when|by when)\b|\bwhat (date|year|month)\b|\bby what date\b", re.I),
+        re.compile(r"(?:^|[.!?]\s+)(when|since when|by when)\b|\bwhat (date|year|month)\b|\bby what date\b", re.I),
         re.compile(rf"\b((?-i:{_MONTHS})|Spring|Summer|Autumn|Winter|(19|20)\d\d)\b|\b\d{{1,2}}(st|nd|rd|th)\b", re.I),
     ),
     "chair": (
@@ -58,7 +58,7 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
         re.compile(r"\b(chair(s|ed|ing|man|woman|person)?|led by|leads?|head(ed|s)? by)\b", re.I),
     ),
     "person": (
-        re.compile(r"^\s*who\b|\bwho (is|was)\b", re.I),
+        re.compile(r"(?:^|[.!?]\s+)who\b|\bwho (is|was)\b|\bwhich (\w+ )?(figure|person|individual|official)\b", re.I),
         # A name ("Albert Heaney", "Family Justice Network") or a role; a body ("Implementation Group") is no answer.
         re.compile(
             rf"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+ (?!(?:{_BODIES})\b)[A-Z][a-z]+\b"
@@ -85,6 +85,9 @@ def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
     if kind == "person":
         asked = set(re.findall(r"[a-z]+", question.lower()))
         text = re.sub(r"\b[A-Z][a-z]+\b", lambda m: "x" if m.group(0).lower() in asked else m.group(0), text)
+    else:  # "Funding was agreed from April 2022. When did roll-out commence?": April 2022 is no answer
+        given = {m.group(0) for m in ANSWER_TYPES[kind][1].finditer(question)}
+        text = ANSWER_TYPES[kind][1].sub(lambda m: "x" if m.group(0) in given else m.group(0), text)
     return bool(ANSWER_TYPES[kind][1].search(text))
 
 
@@ -192,6 +195,24 @@ _ANAPHOR = re.compile(r"^(It|Its|This|These|They|Their|The (Commitment|Board|Gro
 # A following sentence that completes this one: "... a personal adviser up to age 25. We anticipate this will be ..."
 _REFERS_BACK = re.compile(r"^(?:\S+\s+){0,2}(this|it|these|that)(\s+\w+)?\s+(will|is|was|has|had|would|should|remains?|comes?)\b", re.I)
 _NAME_WORD = re.compile(r"(?<=[\w,][ '’(])[A-Z][A-Za-z+]+")
+
+
+_ASKED_THING = re.compile(
+    r"\b(?:which|what)\s+(?!(?:the|a|an|is|are|was|were|will|would|did|does|do|has|have|had|can|could|should)\b)"
+    r"((?:[\w-]+\s+){0,3}?)([a-z][\w-]+)\s+(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|from|of|for|in|on|under|to|that|per)\b",
+    re.I,
+)
+
+
+# "What help is funded ...": these name no particular thing the answer must mention
+_VAGUE_THINGS = frozenset("help support work action step progress way thing kind type role differ chang".split())
+
+
+def asked_thing(question: str) -> str | None:
+    """The stem of the thing a 'which/what X ...' question asks for ("Which subgroups have ..." -> 'subgroup')."""
+    match = _ASKED_THING.search(question)
+    stems = content_stems(match.group(2)) - _VAGUE_THINGS if match else set()
+    return next(iter(stems), None)
 
 
 def proper_names(question: str) -> set[str]:

@@ -195,6 +195,12 @@ def test_a_date_the_question_itself_gives_is_not_an_answer_to_when():
     assert has_answer_type("date", "National roll-out commences– April 2023", question)
 
 
+def test_where_asks_for_a_place_the_question_does_not_already_name():
+    question = "In which local authority was the Fostering Wellbeing approach first piloted?"
+    assert not has_answer_type("place", "The Fostering Wellbeing approach has been piloted in one local authority.", question)
+    assert has_answer_type("place", "On 13th September Foster Wales held its annual Conference in Wrexham.", "Where was the conference held?")
+
+
 def test_the_thing_a_which_question_asks_for_is_recognised():
     assert asked_thing("Which subgroups have been set up under workstream 3?") == "subgroup"
     assert asked_thing("What safeguarding proposal from the Welsh Government did the UK agree to?") == "propos"

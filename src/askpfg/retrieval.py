@@ -57,6 +57,11 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
         re.compile(r"\bwho (chairs|chaired|leads|led|heads|headed)\b", re.I),
         re.compile(r"\b(chair(s|ed|ing|man|woman|person)?|led by|leads?|head(ed|s)? by)\b", re.I),
     ),
+    "place": (
+        re.compile(r"(?:^|[.!?]\s+)where\b|\bwhich (local authority|council|region|town|city|county)\b", re.I),
+        # a place's name: a capitalised word past a sentence's start that is no generic name
+        re.compile(r"(?<![.!?]\s)(?<!^)\b(?!(?:Wales|Welsh|Government|UK|Minister|Deputy|First)\b)[A-Z][a-z]{2,}\b"),
+    ),
     "person": (
         re.compile(r"(?:^|[.!?]\s+)who\b|\bwho (is|was)\b|\bwhich (\w+ )?(figure|person|individual|official)\b", re.I),
         # A name ("Albert Heaney", "Family Justice Network") or a role; a body ("Implementation Group") is no answer.
@@ -82,7 +87,7 @@ def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
         return True
     if kind == "chair":  # a chair's or leader's name, said to chair or lead
         return bool(ANSWER_TYPES["chair"][1].search(text)) and has_answer_type("person", text, question)
-    if kind == "person":
+    if kind in ("person", "place"):
         asked = set(re.findall(r"[a-z]+", question.lower()))
         text = re.sub(r"\b[A-Z][a-z]+\b", lambda m: "x" if m.group(0).lower() in asked else m.group(0), text)
     else:  # "Funding was agreed from April 2022. When did roll-out commence?": April 2022 is no answer

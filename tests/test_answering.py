@@ -181,14 +181,6 @@ def test_a_named_body_is_answered_from_evidence_about_it_not_about_its_namesake(
     _assert_grounded(answer, pipeline)
 
 
-def test_a_sentence_is_quoted_with_the_next_one_that_completes_it(pipeline: Pipeline):
-    answer = pipeline.answer(
-        "When did the Welsh Government anticipate legislating to give care leavers a statutory entitlement to a personal adviser?"
-    )
-    assert "2023" in answer.text
-    _assert_grounded(answer, pipeline)
-
-
 def test_a_date_the_question_itself_gives_is_not_an_answer_to_when():
     question = "Funding was agreed from April 2022. When did the national roll-out commence?"
     assert not has_answer_type("date", "Funding has been agreed from April 2022.", question)
@@ -208,19 +200,29 @@ def test_the_thing_a_which_question_asks_for_is_recognised():
     assert asked_thing("What help is funded for young mothers?") is None
 
 
-def test_evidence_mentioning_what_the_question_asks_for_leads(pipeline: Pipeline):
-    answer = pipeline.answer(
-        "What safeguarding proposal from the Welsh Government did the UK Government agree to for the visa sponsorship scheme?"
-    )
-    assert "matching service" in answer.text
-    _assert_grounded(answer, pipeline)
-
-
-def test_a_status_given_in_the_question_is_not_taken_for_the_answer(pipeline: Pipeline):
-    answer = pipeline.answer(
-        "Funding for parental advocacy was agreed from April 2022. When did the national roll-out of parental advocacy commence?"
-    )
-    assert "April 2023" in answer.text
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        pytest.param(
+            "When did the Welsh Government anticipate legislating to give care leavers a statutory entitlement to a personal adviser?",
+            "2023",
+            id="a sentence is quoted with the next one that completes it",
+        ),
+        pytest.param(
+            "What safeguarding proposal from the Welsh Government did the UK Government agree to for the visa sponsorship scheme?",
+            "matching service",
+            id="evidence mentioning what a which-question asks for leads",
+        ),
+        pytest.param(
+            "Funding for parental advocacy was agreed from April 2022. When did the national roll-out of parental advocacy commence?",
+            "April 2023",
+            id="a status the question gives is not taken for the answer",
+        ),
+    ],
+)
+def test_the_fact_asked_for_is_answered_and_cited(pipeline: Pipeline, question: str, fact: str):
+    answer = pipeline.answer(question)
+    assert fact in answer.text
     _assert_grounded(answer, pipeline)
 
 

@@ -375,11 +375,14 @@ class Pipeline:
         timings.condense = (time.perf_counter() - t) * 1000
         result = self.retriever.retrieve(standalone, self.settings.retrieve_k, 12, filters)
         timings.retrieve, timings.rerank = result.timings["retrieve"], result.timings["rerank"]
-        evidence = self.select_evidence(standalone, result.evidence)
         unknown = self.retriever.unknown_names(standalone)
-        if unknown or not evidence:
+        if unknown:
             never = f"The papers do not cover this: they never mention {' or '.join(f'“{n}”' for n in unknown)}"
-            yield from self._refusal(standalone, result.evidence, timings, started, never if unknown else REFUSAL_TEXT)
+            yield from self._refusal(standalone, result.evidence, timings, started, never)
+            return
+        evidence = self.select_evidence(standalone, result.evidence)
+        if not evidence:
+            yield from self._refusal(standalone, result.evidence, timings, started)
             return
 
         t = time.perf_counter()

@@ -200,15 +200,11 @@ _ANAPHOR = re.compile(r"^(It|Its|This|These|They|Their|The (Commitment|Board|Gro
 # A following sentence that completes this one: "... a personal adviser up to age 25. We anticipate this will be ..."
 _REFERS_BACK = re.compile(r"^(?:\S+\s+){0,2}(this|it|these|that)(\s+\w+)?\s+(will|is|was|has|had|would|should|remains?|comes?)\b", re.I)
 _NAME_WORD = re.compile(r"(?<=[\w,][ '’(])[A-Z][A-Za-z+]+")
-
-
 _ASKED_THING = re.compile(
     r"\b(?:which|what)\s+(?!(?:the|a|an|is|are|was|were|will|would|did|does|do|has|have|had|can|could|should)\b)"
     r"((?:[\w-]+\s+){0,3}?)([a-z][\w-]+)\s+(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|from|of|for|in|on|under|to|that|per)\b",
     re.I,
 )
-
-
 # "What help is funded ...": these name no particular thing the answer must mention
 _VAGUE_THINGS = frozenset("help support work action step progress way thing kind type role differ chang".split())
 
@@ -274,10 +270,10 @@ class Retriever:
     def unknown_names(self, question: str) -> list[str]:
         """Names in the question the papers never write ("Royal Assent"): then they cannot answer it."""
         self._refresh()
+        asked, end = proper_names(question), -1
         names: list[str] = []
-        end = -1
         for match in _NAME_WORD.finditer(question):
-            if match.group() in proper_names(question) and match.group() not in self._written:
+            if match.group() in asked and match.group() not in self._written:
                 if match.start() == end + 1 and names:
                     names[-1] += " " + match.group()  # adjacent words form one name
                 else:
@@ -322,8 +318,8 @@ class Retriever:
         elif index + 1 < len(sentences) and "\n" not in doc.text[sentence.end : sentences[index + 1].start]:
             last = index + 1 if _REFERS_BACK.match(sentences[index + 1].text) else last
         # a short paragraph is one statement: "The UK scheme was announced on 22 June. We support it in principle."
-        top = doc.text.rfind("\n\n", 0, sentence.start) + 1
-        bottom = doc.text.find("\n\n", sentence.end) % (len(doc.text) + 1)
+        top, bottom = doc.text.rfind("\n\n", 0, sentence.start) + 1, doc.text.find("\n\n", sentence.end)
+        bottom = len(doc.text) if bottom < 0 else bottom
         paragraph = [i for i, s in enumerate(sentences) if top <= s.start and s.end <= bottom]
         if 1 < len(paragraph) <= 3 and len(doc.text[top:bottom].split()) <= 80 and "\n- " not in doc.text[top:bottom]:
             first, last = min(first, paragraph[0]), max(last, paragraph[-1])

@@ -29,6 +29,7 @@ from askpfg.retrieval import (
     content_stems,
     has_answer_type,
     proper_names,
+    written_words,
 )
 from askpfg.schemas import Answer, AskError, Citation, Message, Timings
 from askpfg.settings import Settings, get_settings
@@ -173,10 +174,15 @@ def missing_key_facts(text: str, question: str, evidence: Evidence) -> bool:
     return any(k not in text for k in keys)
 
 
+def cited_numbers(text: str) -> list[int]:
+    """The evidence numbers a text cites with its [n] or [n, m] markers, each once, in order."""
+    return sorted({int(n) for group in _MARKER.findall(text) for n in group.split(",")})
+
+
 def ignores_best(text: str, evidence: list[Evidence]) -> bool:
     """Whether a drafted answer left out the leading evidence for passages sharing fewer of the
     question's words (then the leading evidence is quoted too)."""
-    cited = {int(n) for group in _MARKER.findall(text) for n in group.split(",")}
+    cited = cited_numbers(text)
     return 1 not in cited and all(evidence[0].lexical > evidence[n - 1].lexical for n in cited if n <= len(evidence))
 
 
@@ -228,10 +234,9 @@ def split_draft(draft: str) -> list[tuple[str, list[int]]]:
     """Drafted text -> [(sentence without markers, cited numbers)]."""
     out: list[tuple[str, list[int]]] = []
     for piece in re.split(r"(?<=[.!?\]])\s+(?=[A-Z“\"(])", draft.strip()):
-        cited = [int(n) for group in _MARKER.findall(piece) for n in group.split(",")]
         text = re.sub(r"([.!?])[.!?]+$", r"\1", _MARKER.sub("", piece).strip())  # "possible. [1]." -> "possible."
         if text:
-            out.append((text, sorted(set(cited))))
+            out.append((text, cited_numbers(piece)))
     return out
 
 
@@ -272,7 +277,7 @@ class Pipeline:
             # evidence about what the question names ("Ministerial Oversight Board", not its namesake
             # "Oversight Board") and mentioning what it asks for ("Which subgroups ...") goes first
             said = f"{e.text} {e.heading} {e.title}"
-            return not names <= set(re.findall(r"[A-Za-z+]+", said)), bool(thing) and thing not in content_stems(said)
+            return not names <= written_words(said), bool(thing) and thing not in content_stems(said)
 
         usable[:4] = sorted(usable[:4], key=off_topic)
         if not usable or usable[0].score < self.settings.refusal_threshold or not has_answer_type(kind, usable[0].text, question):
@@ -412,7 +417,7 @@ class Pipeline:
             yield ("\n\n" if generator is not None else "") + quoted
         timings.generate = (time.perf_counter() - t) * 1000
 
-        used = sorted({int(n) for group in _MARKER.findall(text) for n in group.split(",")})
+        used = cited_numbers(text)
         renumber = {old: new for new, old in enumerate(used, start=1)}
         text = _MARKER.sub(lambda m: " " + "".join(f"[{renumber[int(n)]}]" for n in m.group(1).split(",")), text)
         citations = [self.citation(renumber[old], evidence[old - 1]) for old in used]

@@ -67,15 +67,16 @@ _NOT_A_POINT = re.compile(
 _CLAUSE = re.compile(r",?\s+(?:and|including)\s+(?=(?:who|when|where|which|what|how|whether|any)\b)", re.IGNORECASE)
 _LABEL_MAX_WORDS = 7
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those)\b", re.IGNORECASE)
+_GRATEFUL = r"(?:i|we)\s+(?:would|should)\s+be\s+grateful\s+if\s+you\s+(?:could|would)\s+"
 _LEAD_IN = re.compile(
-    r"^(?:(?:i|we)\s+(?:would|should)\s+be\s+grateful\s+if\s+you\s+(?:could|would)\s+|(?:could|can|would)\s+you\s+|please\s+|kindly\s+)"
+    rf"^(?:{_GRATEFUL}|(?:could|can|would)\s+you\s+|please\s+|kindly\s+)"
     r"(?:also\s+)?(?:please\s+)?(?:set\s+out|provide(?:\s+us\s+with)?|confirm|outline|explain|describe|clarify|tell\s+(?:us|me)|"
     r"let\s+(?:us|me)\s+know|say|share|give)?\s*",
     re.IGNORECASE,
 )
 _MARKER = re.compile(r"\[(\d+)\]")
 _POLITE = re.compile(
-    r"^(?:(?:i|we)\s+(?:would|should)\s+be\s+grateful\s+if\s+you\s+(?:could|would)\s+|(?:could|can|would|will)\s+you\s+(?:please\s+)?|"
+    rf"^(?:{_GRATEFUL}|(?:could|can|would|will)\s+you\s+(?:please\s+)?|"
     r"please\s+|kindly\s+)(?:also\s+)?",
     re.IGNORECASE,
 )

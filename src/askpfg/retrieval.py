@@ -216,6 +216,11 @@ def asked_thing(question: str) -> str | None:
     return next(iter(stems), None)
 
 
+def written_words(text: str) -> set[str]:
+    """The words of a text as written (case kept), to compare with the names a question uses."""
+    return set(re.findall(r"[A-Za-z+]+", text))
+
+
 def proper_names(question: str) -> set[str]:
     """The capitalised words a question uses past its first word: the names of what it asks about."""
     return {w for w in _NAME_WORD.findall(question) if w.lower() not in STOPWORDS}
@@ -264,7 +269,7 @@ class Retriever:
             self._hashes = self.store.live_hashes()
             self._bm25 = {}
             self._docs = {}
-            self._written = {w for n in self._nodes for w in re.findall(r"[A-Za-z+]+", f"{n.get_content()} {n.metadata.get('title', '')}")}
+            self._written = set().union(*(written_words(f"{n.get_content()} {n.metadata.get('title', '')}") for n in self._nodes))
             self._version = self.store.version
 
     def unknown_names(self, question: str) -> list[str]:

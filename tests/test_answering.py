@@ -226,10 +226,23 @@ def test_the_fact_asked_for_is_answered_and_cited(pipeline: Pipeline, question: 
     _assert_grounded(answer, pipeline)
 
 
-def test_a_question_in_welsh_gets_a_clear_english_only_notice_not_a_false_claim(pipeline: Pipeline):
+def test_a_question_in_welsh_is_answered_in_english_with_verified_quotes(pipeline: Pipeline):
     answer = pipeline.answer("Pwy sy'n cadeirio'r Bwrdd Goruchwylio sy'n arwain y gwaith o ddiwygio gwasanaethau plant?")
+    assert not answer.refused and "Anthony Douglas" in answer.text
+    assert answer.text.startswith("Atebir yn Saesneg") and "read as: “Who chairs Oversight Board" in answer.text
+    _assert_grounded(answer, pipeline)
+
+
+def test_a_welsh_question_the_papers_do_not_answer_is_refused(pipeline: Pipeline):
+    answer = pipeline.answer("Pryd y derbyniodd y Bil Gofal Cymdeithasol Gydsyniad Brenhinol?")
+    assert answer.refused and "do not cover" in answer.text
+
+
+def test_without_the_welsh_dictionary_a_welsh_question_gets_a_notice_saying_what_to_install(tmp_path: Path, store: IndexStore):
+    pipeline = Pipeline(Settings(model_cache_dir=tmp_path), store)
+    answer = pipeline.answer("Pwy sy'n cadeirio'r Bwrdd Goruchwylio?")
     assert answer.refused and answer.citations == []
-    assert "in English" in answer.text and "do not cover" not in answer.text
+    assert "askpfg welsh" in answer.text and "do not cover" not in answer.text
 
 
 def test_a_list_sentence_is_quoted_with_the_list_it_introduces(pipeline: Pipeline):

@@ -33,17 +33,15 @@ from askpfg.retrieval import (
 )
 from askpfg.schemas import Answer, AskError, Citation, Message, Timings
 from askpfg.settings import Settings, get_settings
+from askpfg.welsh import DICTIONARY_FILE, gloss, load_dictionary, looks_welsh
 
 REFUSAL_TEXT = "The papers do not cover this. I found no passage that answers the question"
 WELSH_TEXT = (
-    "askpfg can only answer questions asked in English for now: the papers it holds are in English, and its "
-    "models read English only. Please ask again in English (ar hyn o bryd, dim ond cwestiynau yn Saesneg y gall "
-    "askpfg eu hateb)"
+    "askpfg cannot read Welsh questions on this machine: its Welsh-English dictionary is not installed (run "
+    "`bash scripts/setup.sh`, or `askpfg welsh`). Please ask again in English (ni all askpfg ddarllen cwestiynau "
+    "Cymraeg yma eto: gofynnwch yn Saesneg, os gwelwch yn dda)"
 )
-_WELSH_WORDS = frozenset(
-    """y yr ac yn ar am gan dros drwy wrth mae oedd wedi bod sy sydd ydy yw pwy beth pryd ble sut pam faint pa mha
-    ym ei eu ein eich fy hyn hynny gyda heb ond neu nid na roedd bydd fydd cael gael llywodraeth cymru plant""".split()
-)
+WELSH_NOTE = "Atebir yn Saesneg, o'r papurau Saesneg. Answered in English, from the English papers; your question was read as: “{}”"
 KIND_NAMES = {"letter": "letter", "bulletin": "bulletin", "board-summary": "Programme Board summary", "document": "document"}
 _LATEST = re.compile(
     r"\b(latest|current(ly)?|now|still|status|so far|most recent|chang\w*|yet|today|actually|originally|"
@@ -184,13 +182,6 @@ def ignores_best(text: str, evidence: list[Evidence]) -> bool:
     question's words (then the leading evidence is quoted too)."""
     cited = cited_numbers(text)
     return 1 not in cited and all(evidence[0].lexical > evidence[n - 1].lexical for n in cited if n <= len(evidence))
-
-
-def looks_welsh(question: str) -> bool:
-    """Whether a question is in Welsh: a quarter or more of its words are common Welsh words."""
-    words = re.findall(r"[a-zâêîôûŵŷ]+", question.lower())
-    hits = sum(w in _WELSH_WORDS for w in words)
-    return hits >= 3 and hits / len(words) >= 0.25
 
 
 def validate_question(question: object, settings: Settings) -> str:
@@ -371,10 +362,25 @@ class Pipeline:
         started = time.perf_counter()
         question = self.validate_question(question)
         turns = parse_history(history or [])
-        timings = Timings()
-        if looks_welsh(question):
-            yield from self._refusal(question, [], timings, started, WELSH_TEXT)
+        if not looks_welsh(question):
+            yield from self._stream(question, turns, filters, self.generator, started)
             return
+        dictionary = load_dictionary(self.settings.model_cache_dir / DICTIONARY_FILE)
+        if not dictionary:
+            yield from self._refusal(question, [], Timings(), started, WELSH_TEXT)
+            return
+        # The English gloss is word salad: the generator would parrot it, so Welsh questions get quotes.
+        english = gloss(question, dictionary).english
+        note = WELSH_NOTE.format(english)
+        yield note + "\n\n"
+        for item in self._stream(english, turns, filters, None, started):
+            yield item.model_copy(update={"text": f"{note}\n\n{item.text}"}) if isinstance(item, Answer) else item
+
+    def _stream(
+        self, question: str, turns: list[Message], filters: Filters | None, generator: Generator | None, started: float
+    ) -> Iterator[str | Answer]:
+        """Answer an English question: condense, retrieve, select evidence, draft (given a generator), verify."""
+        timings = Timings()
         t = time.perf_counter()
         standalone = condense_question(question, turns, self.generator, self.settings)
         timings.condense = (time.perf_counter() - t) * 1000
@@ -392,7 +398,6 @@ class Pipeline:
 
         t = time.perf_counter()
         text, mode = "", "extractive"
-        generator = self.generator
         if generator is not None:
             draft = ""
             deadline = time.monotonic() + self.settings.llm_timeout_s

@@ -1,4 +1,4 @@
-"""The `askpfg` command: corpus build, ingest, search, ask, eval, draft, serve."""
+"""The `askpfg` command: corpus build, ingest, search, ask, eval, draft, welsh, serve."""
 
 from __future__ import annotations
 
@@ -231,6 +231,22 @@ def cmd_draft(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_welsh(args: argparse.Namespace) -> int:
+    from askpfg.settings import get_settings
+    from askpfg.welsh import DICTIONARY_FILE, DictionaryError, fetch_dictionary, gloss, load_dictionary
+
+    path = get_settings().model_cache_dir / DICTIONARY_FILE
+    if args.question is None or not path.is_file():
+        try:
+            path = fetch_dictionary(path.parent, args.deb)
+        except (DictionaryError, OSError) as exc:
+            return _fail(str(exc), 1)
+        print(f"askpfg: Welsh-English dictionary ready ({path})", file=sys.stderr)
+    if args.question is not None:
+        print(gloss(args.question, load_dictionary(path)).english)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from askpfg.api import serve
 
@@ -304,6 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
     draft.add_argument("--out", type=Path, help="write the reply here (.md or .docx)")
     draft.add_argument("--point", action="append", help="a point to answer (skips point detection); repeatable")
     draft.set_defaults(func=cmd_draft)
+
+    welsh = sub.add_parser(
+        "welsh", help="install the Welsh-English dictionary that reads Welsh questions (set-up runs this)",
+        description="Fetch the FreeDict Welsh-English dictionary from Debian (pinned sha256) so Welsh questions can be "
+        "answered from the English papers; with a QUESTION, show how it is read into English.",
+    )
+    welsh.add_argument("question", nargs="?", help="a Welsh question to read into English")
+    welsh.add_argument("--from", dest="deb", type=Path, metavar="FILE.deb", help="a downloaded dict-freedict-cym-eng .deb (no network needed)")
+    welsh.set_defaults(func=cmd_welsh)
 
     serve = sub.add_parser("serve", help="serve the chat UI at / and the API at /api")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")

@@ -1,0 +1,51 @@
+"""Reading Welsh questions into English with the installed Welsh-English dictionary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from askpfg.settings import get_settings
+from askpfg.welsh import DICTIONARY_FILE, DictionaryError, fetch_dictionary, gloss, load_dictionary, looks_welsh
+
+
+@pytest.fixture(scope="module")
+def dictionary() -> dict[str, list[str]]:
+    words = load_dictionary(get_settings().model_cache_dir / DICTIONARY_FILE)
+    assert words, "the Welsh dictionary is not installed: scripts/setup.sh runs `askpfg welsh`"
+    return words
+
+
+def test_welsh_questions_are_told_from_english_ones():
+    assert looks_welsh("Pwy sy'n cadeirio'r Bwrdd Goruchwylio?")
+    assert not looks_welsh("Who chairs the Oversight Board in Wales?")
+
+
+def test_question_words_become_the_english_question_words_answering_reads(dictionary: dict[str, list[str]]):
+    assert gloss("Pryd y cyhoeddwyd y Siarter?", dictionary).english.startswith("When ")
+    assert gloss("Faint o arian a fuddsoddwyd?", dictionary).english.startswith("How much money ")
+    assert gloss("Ym mha dref y cynhaliwyd y gynhadledd?", dictionary).english.startswith("In which town ")
+
+
+def test_mutated_words_are_read_in_their_radical_form(dictionary: dict[str, list[str]]):
+    english = gloss("Faint o ofalwyr maeth sydd yng Nghymru?", dictionary).english
+    assert "foster carers" in english and "Wales" in english
+
+
+def test_the_programmes_terms_read_as_the_papers_write_them(dictionary: dict[str, list[str]]):
+    english = gloss("Pwy yw cadeirydd y Bwrdd Rhaglen sy'n dileu elw preifat o ofal plant sy'n derbyn gofal?", dictionary).english
+    assert "Programme Board" in english and "eliminate profit" in english and "children looked after" in english
+
+
+def test_names_and_numbers_are_kept_as_written(dictionary: dict[str, list[str]]):
+    english = gloss("Faint a roddwyd i Bowys yn 2019/20 gan Anthony Douglas?", dictionary).english
+    assert "2019/20" in english and "Anthony Douglas" in english
+
+
+def test_a_dictionary_package_that_fails_its_pinned_hash_is_not_installed(tmp_path: Path):
+    fake = tmp_path / "dict-freedict-cym-eng.deb"
+    fake.write_bytes(b"!<arch>\nnot the real package")
+    with pytest.raises(DictionaryError, match="sha256"):
+        fetch_dictionary(tmp_path / "cache", fake)
+    assert not (tmp_path / "cache" / DICTIONARY_FILE).exists()

@@ -129,7 +129,7 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
     if not words - content_stems(question):
         return DraftCheck(sentence, cited, False, "only restates the question")
     kind = answer_type(question)
-    if kind in ("date", "number", "place") and not has_answer_type(kind, sentence, question):
+    if kind in ("date", "money", "number", "place") and not has_answer_type(kind, sentence, question):
         return DraftCheck(sentence, cited, False, f"does not give the {kind} asked for")
     missing = words - known
     if len(missing) / len(words) > 0.25:

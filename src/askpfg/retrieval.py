@@ -38,8 +38,18 @@ STOPWORDS = frozenset(
     exactly date day anything""".split()
 )
 _BODIES = "Board|Group|Programme|Charter|Framework|Plan|Scheme|Fund|Summit|Project|Service|Bill|Review"
+_RARE_NAME_CHUNKS = 3  # a name written in more chunks than this is common enough for ranking to find
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
+    "money": (
+        re.compile(
+            r"\bhow much (\w+ )*?(money|funding)\b|\bhow much (does|did|do|will|has|have|had|was|were|is)\b.{0,80}?"
+            r"\b(cost|fund(ed|ing)?|invest(ed)?|allocated|receive[sd]?|paid|pay|spen(d|t|ding)|provided?|give|gave|assign(ed)?)\b"
+            r"|\bwhat (\w+ )?(rate|amount|budget|tariff|allowance)\b|\b(weekly|monthly|annual) rate\b|\bwhat did\b.{0,80}?\bcost\b",
+            re.I,
+        ),
+        re.compile(r"£\s?\d|\b\d[\d,.]*\s?(million|billion|bn|m|k)\b|\bpounds\b", re.I),
+    ),
     "number": (
         re.compile(r"\b(how (many|much)|what (proportion|percentage|rate|amount|budget|tariff)|number of|cost)\b", re.I),
         # A quantity, not a year or a day of the month.
@@ -74,11 +84,10 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
 
 
 def answer_type(question: str) -> str | None:
-    """What kind of fact the question asks for (number, date, person), if it says."""
-    for name, (asks, _) in ANSWER_TYPES.items():
-        if asks.search(question):
-            return name
-    return None
+    """What kind of fact the question asks for (money, number, date, person, ...), if it says; the
+    question word that comes first decides ("Who is working on ... how many children ...?" asks for a person)."""
+    found = [(m.start(), name) for name, (asks, _) in ANSWER_TYPES.items() if (m := asks.search(question))]
+    return min(found, key=lambda f: f[0])[1] if found else None
 
 
 def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
@@ -367,7 +376,21 @@ class Retriever:
             similarity_top_k=k,
             use_async=False,
         )
-        return [Passage.from_node(hit) for hit in fusion.retrieve(query)]
+        hits = fusion.retrieve(query)
+        found = {hit.node.node_id for hit in hits}
+        named = [NodeWithScore(node=n, score=0.0) for n in self._naming(query, filters) if n.node_id not in found]
+        return [Passage.from_node(hit) for hit in hits + named]
+
+    def _naming(self, query: str, filters: Filters) -> list[TextNode]:
+        """The few chunks that write a rare name the question uses ("the Reflect project"): ranking a
+        long chunk by the whole question can miss the one sentence about it."""
+        nodes = [n for n in self._nodes if filters.accepts(n.metadata)]
+        naming: list[TextNode] = []
+        for name in sorted(proper_names(query)):
+            holding = [n for n in nodes if re.search(rf"\b{re.escape(name)}\b", n.get_content())]
+            if len(holding) <= _RARE_NAME_CHUNKS:
+                naming += [n for n in holding if n not in naming]
+        return naming
 
     def _sentence_embeddings(self, doc_hash_by_doc: dict[str, str], items: list[tuple[str, Sentence]]) -> np.ndarray:
         missing = [(d, s) for d, s in items if (doc_hash_by_doc[d], s.start) not in self._sentence_vectors]

@@ -13,7 +13,7 @@ from askpfg.answering import Pipeline, quote_is_verbatim, verify_sentence
 from askpfg.conversation import acceptable_rewrite, rule_condense
 from askpfg.corpus import load_corpus
 from askpfg.index import IndexStore, ingest_paths
-from askpfg.retrieval import Filters, asked_thing, has_answer_type
+from askpfg.retrieval import Filters, answer_type, asked_thing, has_answer_type
 from askpfg.schemas import Answer, AskError, Message
 from askpfg.settings import Settings
 
@@ -188,9 +188,48 @@ def test_a_date_the_question_itself_gives_is_not_an_answer_to_when():
 
 
 def test_where_asks_for_a_place_the_question_does_not_already_name():
-    question = "In which local authority was the Fostering Wellbeing approach first piloted?"
-    assert not has_answer_type("place", "The Fostering Wellbeing approach has been piloted in one local authority.", question)
     assert has_answer_type("place", "On 13th September Foster Wales held its annual Conference in Wrexham.", "Where was the conference held?")
+    assert not has_answer_type("place", "Foster Wales held its annual Conference.", "Where did Foster Wales hold its Conference?")
+
+
+def test_which_local_authority_asks_for_a_welsh_authority_or_town_by_name():
+    question = "Which six local authorities took part in the Ministerial Advisory Group's Appreciative Inquiry?"
+    assert answer_type(question) == "locality"
+    assert not has_answer_type("locality", "Members of our Group undertook an Appreciative Inquiry in six local authorities.", question)
+    assert not has_answer_type("locality", "Chair, Ministerial Advisory Group on Care Experienced Children and Young People", question)
+    assert has_answer_type("locality", "Foster Wales held its annual Conference in Wrexham.", "In which town was the Conference held?")
+
+
+def test_a_money_question_needs_a_sum_not_any_number():
+    question = "What is the weekly rate of the National Minimum Allowance for foster carers in Wales?"
+    assert answer_type(question) == "money"
+    assert not has_answer_type("money", "The package is available through all 22 local authority fostering agencies.", question)
+    assert has_answer_type("money", "We have invested an additional £68m over three years.", "How much additional funding has been invested?")
+
+
+def test_how_many_needs_a_count_of_the_thing_it_asks_about():
+    question = "How many foster carers are currently approved in Wales?"
+    assert not has_answer_type("number", "The package is available through all 22 local authority fostering agencies in Wales.", question)
+    assert has_answer_type("number", "Creation of 26 new beds of regional provision", "How many extra beds has the money paid for?")
+
+
+def test_the_question_word_that_comes_first_decides_what_is_asked():
+    assert answer_type("Who is working on reducing how many children end up in care through the courts?") == "person"
+    assert answer_type("Who chairs it, and how many times has it met this year?") == "chair"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the weekly rate of the National Minimum Allowance for foster carers in Wales?",
+        "How many foster carers are currently approved in Wales?",
+        "Which six local authorities took part in the Ministerial Advisory Group's Appreciative Inquiry?",
+    ],
+    ids=["a rate no passage gives", "a count no passage gives", "authorities no passage names"],
+)
+def test_a_detail_the_papers_lack_about_something_they_mention_is_refused(pipeline: Pipeline, question: str):
+    answer = pipeline.answer(question)
+    assert answer.refused and "do not cover" in answer.text
 
 
 def test_the_thing_a_which_question_asks_for_is_recognised():
@@ -217,6 +256,16 @@ def test_the_thing_a_which_question_asks_for_is_recognised():
             "Funding for parental advocacy was agreed from April 2022. When did the national roll-out of parental advocacy commence?",
             "April 2023",
             id="a status the question gives is not taken for the answer",
+        ),
+        pytest.param(
+            "What is the Reflect project designed to do?",
+            "repeat pregnancies",
+            id="a project named once inside a long paragraph is found by its name",
+        ),
+        pytest.param(
+            "Which subgroups have been set up under workstream 3 of the Eliminate Programme Board?",
+            "business structures",
+            id="what a which-question asks for outranks the names around it",
         ),
     ],
 )

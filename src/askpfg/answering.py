@@ -129,7 +129,7 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
     if not words - content_stems(question):
         return DraftCheck(sentence, cited, False, "only restates the question")
     kind = answer_type(question)
-    if kind in ("date", "money", "number", "place") and not has_answer_type(kind, sentence, question):
+    if kind in ("date", "money", "number", "place", "locality") and not has_answer_type(kind, sentence, question):
         return DraftCheck(sentence, cited, False, f"does not give the {kind} asked for")
     missing = words - known
     if len(missing) / len(words) > 0.25:
@@ -265,10 +265,10 @@ class Pipeline:
         names, thing = proper_names(question), asked_thing(question)
 
         def off_topic(e: Evidence) -> tuple[bool, bool]:
-            # evidence about what the question names ("Ministerial Oversight Board", not its namesake
-            # "Oversight Board") and mentioning what it asks for ("Which subgroups ...") goes first
+            # evidence mentioning what the question asks for ("Which subgroups ...") goes first, then
+            # evidence about what it names ("Ministerial Oversight Board", not its namesake "Oversight Board")
             said = f"{e.text} {e.heading} {e.title}"
-            return not names <= written_words(said), bool(thing) and thing not in content_stems(said)
+            return bool(thing) and thing not in content_stems(said), not names <= written_words(said)
 
         usable[:4] = sorted(usable[:4], key=off_topic)
         if not usable or usable[0].score < self.settings.refusal_threshold or not has_answer_type(kind, usable[0].text, question):

@@ -38,6 +38,7 @@ STOPWORDS = frozenset(
     exactly date day anything""".split()
 )
 _BODIES = "Board|Group|Programme|Charter|Framework|Plan|Scheme|Fund|Summit|Project|Service|Bill|Review"
+_COUNT = r"(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|\w+ hundred)"
 _RARE_NAME_CHUNKS = 3  # a name written in more chunks than this is common enough for ranking to find
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
@@ -67,9 +68,19 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
         re.compile(r"\bwho (chairs|chaired|leads|led|heads|headed)\b", re.I),
         re.compile(r"\b(chair(s|ed|ing|man|woman|person)?|led by|leads?|head(ed|s)? by)\b", re.I),
     ),
+    "locality": (
+        re.compile(r"\bwhich (\w+ )?(local authorit(y|ies)|councils?|regions?|towns?|cit(y|ies)|count(y|ies))\b", re.I),
+        # Wales's 22 local authorities, its regions and larger towns: what such a question names
+        re.compile(
+            r"\b(Blaenau Gwent|Bridgend|Caerphilly|Cardiff|Carmarthenshire|Ceredigion|Conwy|Denbighshire|Flintshire|"
+            r"Gwynedd|Anglesey|Merthyr Tydfil|Monmouthshire|Neath Port Talbot|Newport|Pembrokeshire|Powys|"
+            r"Rhondda Cynon Taf|Swansea|Torfaen|Vale of Glamorgan|Wrexham|Gwent|Cwm Taf|West Glamorgan|Western Bay|"
+            r"(North|South|West|Mid|East) Wales|Aberystwyth|Bangor|Llandudno|Carmarthen|Llanelli|Barry|Cwmbran|Pontypridd)\b"
+        ),
+    ),
     "place": (
-        re.compile(r"(?:^|[.!?]\s+)where\b|\bwhich (local authority|council|region|town|city|county)\b", re.I),
-        # a place's name: a capitalised word past a sentence's start that is no generic name
+        re.compile(r"(?:^|[.!?]\s+)where\b", re.I),
+        # a place's or a document's name: a capitalised word past a sentence's start that is no generic name
         re.compile(r"(?<![.!?]\s)(?<!^)\b(?!(?:Wales|Welsh|Government|UK|Minister|Deputy|First)\b)[A-Z][a-z]{2,}\b"),
     ),
     "person": (
@@ -96,13 +107,30 @@ def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
         return True
     if kind == "chair":  # a chair's or leader's name, said to chair or lead
         return bool(ANSWER_TYPES["chair"][1].search(text)) and has_answer_type("person", text, question)
-    if kind in ("person", "place"):
+    if kind in ("person", "place", "locality"):
         asked = set(re.findall(r"[a-z]+", question.lower()))
         text = re.sub(r"\b[A-Z][a-z]+\b", lambda m: "x" if m.group(0).lower() in asked else m.group(0), text)
     else:  # "Funding was agreed from April 2022. When did roll-out commence?": April 2022 is no answer
         given = {m.group(0) for m in ANSWER_TYPES[kind][1].finditer(question)}
         text = ANSWER_TYPES[kind][1].sub(lambda m: "x" if m.group(0) in given else m.group(0), text)
+    counted = counted_noun(question) if kind == "number" else None
+    if counted:  # "How many foster carers ...?" needs "N foster carers", not "22 local authorities"
+        return bool(re.search(rf"\b{_COUNT}\s+(\S+\s+){{0,3}}?{counted}", text, re.I))
     return bool(ANSWER_TYPES[kind][1].search(text))
+
+
+def counted_noun(question: str) -> str | None:
+    """The stem of what a "how many" question counts: "How many new standards of practice" -> "standard"."""
+    match = re.search(r"\bhow many ((?:[\w-]+ ?){1,2})", question, re.I)
+    if not match:
+        return None
+    words = []
+    for word in match.group(1).lower().split():
+        if word in STOPWORDS:
+            break
+        words.append(word)
+    plural = [w for w in words if w.endswith("s") or w in ("children", "people", "staff")]
+    return _stemmer().stemWord((plural or words or [""])[-1 if plural else 0]) or None
 
 
 class Filters(BaseModel):

@@ -131,6 +131,9 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
     kind = answer_type(question)
     if kind in ("date", "money", "number", "place", "locality") and not has_answer_type(kind, sentence, question):
         return DraftCheck(sentence, cited, False, f"does not give the {kind} asked for")
+    thing = asked_thing(question)
+    if thing in words and thing not in known:  # "What survey ...?": the survey must be in what it cites
+        return DraftCheck(sentence, cited, False, f"the {thing} asked about is not in cited evidence")
     missing = words - known
     if len(missing) / len(words) > 0.25:
         return DraftCheck(sentence, cited, False, f"unsupported words: {', '.join(sorted(missing))}")

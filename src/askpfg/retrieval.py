@@ -243,7 +243,10 @@ _ASKED_THING = re.compile(
     re.I,
 )
 # "What help is funded ...": these name no particular thing the answer must mention
-_VAGUE_THINGS = frozenset("help support work action step progress way thing kind type role differ chang".split())
+# Vague things, and kinds of named thing whose answer is a name rather than the word ("What body ..." -> "Director's Board").
+_VAGUE_THINGS = frozenset(
+    "help support work action step progress way thing kind type role differ chang bodi organis organ group person figur individu agenc chariti".split()
+)
 
 
 def asked_thing(question: str) -> str | None:

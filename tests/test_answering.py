@@ -10,10 +10,11 @@ import pytest
 
 from askpfg import answering
 from askpfg.answering import Pipeline, quote_is_verbatim, verify_sentence
+from askpfg.chunking import Sentence
 from askpfg.conversation import acceptable_rewrite, rule_condense
 from askpfg.corpus import load_corpus
 from askpfg.index import IndexStore, ingest_paths
-from askpfg.retrieval import Filters, answer_type, asked_thing, has_answer_type
+from askpfg.retrieval import Evidence, Filters, answer_type, asked_thing, has_answer_type
 from askpfg.schemas import Answer, AskError, Message
 from askpfg.settings import Settings
 
@@ -140,6 +141,18 @@ def test_the_verifier_rejects_sentences_the_cited_evidence_does_not_support(pipe
     assert not verify_sentence("The Oversight Board is chaired by Anthony Douglas.", [], evidence, "").supported
 
 
+def test_the_verifier_rejects_a_sentence_whose_cited_evidence_never_mentions_the_thing_asked_for():
+    def said(text: str) -> Evidence:
+        return Evidence("doc", "Board summary", "2023-09-19", "board-summary", "", Sentence(text, 0, len(text)), 0.5, 0.5, 0.5)
+
+    question = "What survey did Foster Wales launch at its conference?"
+    commitment = said("The Foster Wales National Commitment has been launched across Wales.")
+    survey = said("Foster Wales launched a live survey on fees and allowances at its Conference in Wrexham.")
+    claim = "The survey was launched as the Foster Wales National Commitment."
+    assert not verify_sentence(claim, [1], [commitment], question).supported
+    assert verify_sentence("Foster Wales launched a live survey on fees and allowances.", [1], [survey], question).supported
+
+
 def test_the_verifier_rejects_a_number_found_only_inside_a_longer_number(pipeline: Pipeline):
     question = "When did the Oversight Board first meet?"
     evidence = pipeline.retriever.retrieve(question, 8, 4).evidence
@@ -237,6 +250,7 @@ def test_the_thing_a_which_question_asks_for_is_recognised():
     assert asked_thing("What safeguarding proposal from the Welsh Government did the UK agree to?") == "propos"
     assert asked_thing("What is the latest position on the Charter?") is None
     assert asked_thing("What help is funded for young mothers?") is None
+    assert asked_thing("What body of senior officials will monitor progress?") is None
 
 
 @pytest.mark.parametrize(

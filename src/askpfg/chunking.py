@@ -6,8 +6,10 @@ character span in the stored document text, so a citation can point at the exact
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from llama_index.core import Document as LlamaDocument
 from llama_index.core.node_parser import SentenceSplitter
@@ -30,14 +32,17 @@ class Sentence:
     end: int
 
 
+@lru_cache(maxsize=64)
+def _headings(text: str) -> tuple[tuple[int, str], ...]:
+    """Where each Markdown heading of a document starts, once per document (str hashes are cached)."""
+    return tuple((m.start(), m.group(1).strip()) for m in _HEADING.finditer(text))
+
+
 def heading_at(text: str, position: int) -> str:
     """The nearest Markdown heading at or before a character position ('' if none)."""
-    heading = ""
-    for match in _HEADING.finditer(text):
-        if match.start() > position:
-            break
-        heading = match.group(1).strip()
-    return heading
+    marks = _headings(text)
+    before = bisect.bisect_right(marks, position, key=lambda mark: mark[0])
+    return marks[before - 1][1] if before else ""
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Sentence]:

@@ -537,22 +537,16 @@ def _list_end(doc_text: str, end: int) -> int:
     return end
 
 
-def _extended(answer: Answer, pipeline: Pipeline, forward: bool) -> Answer:
+def _extended(answer: Answer, pipeline: Pipeline) -> Answer:
     """Quotes extended, verbatim, over their neighbours so the reply reads whole: a quote that opens
     with 'It', 'This' or 'The Board' takes the sentence before it, one ending in ':' the list it
-    introduces; `forward` also takes a following sentence that opens so ('... launched a survey.
-    This will remain open until 29th September.')."""
+    introduces. (The sentence after a quote that completes it is already part of the evidence.)"""
     citations, text = [], answer.text
     for citation in answer.citations:
         doc_text = pipeline.retriever.document(citation.doc_id).text
-        start, end = citation.start, citation.end
-        if forward:
-            following = split_sentences(doc_text, end, min(len(doc_text), end + 600))
-            end = following[0].end if following and _ANAPHORIC.match(following[0].text) else end
-        else:
-            previous = split_sentences(doc_text, max(0, start - 600), start)
-            start = previous[-1].start if previous and _ANAPHORIC.match(citation.quote) else start
-            end = _list_end(doc_text, end) if citation.quote.rstrip().endswith(":") else end
+        previous = split_sentences(doc_text, max(0, citation.start - 600), citation.start)
+        start = previous[-1].start if previous and _ANAPHORIC.match(citation.quote) else citation.start
+        end = _list_end(doc_text, citation.end) if citation.quote.rstrip().endswith(":") else citation.end
         if (start, end) != (citation.start, citation.end) and f"“{citation.quote}”" in text:
             quote = doc_text[start:end]
             text = text.replace(f"“{citation.quote}”", f"“{normalise_ws(quote)}”")
@@ -562,17 +556,12 @@ def _extended(answer: Answer, pipeline: Pipeline, forward: bool) -> Answer:
 
 
 def _answer_to(question: str, pipeline: Pipeline, filters: Filters | None = None) -> Answer | None:
-    """The pipeline's answer to one question if it addresses the question (read with the sentence
-    after each quote when the quotes alone do not), else None."""
+    """The pipeline's answer to one question if it addresses the question, else None."""
     try:
-        answer = _extended(pipeline.answer(question, filters=filters), pipeline, forward=False)
+        answer = _extended(pipeline.answer(question, filters=filters), pipeline)
     except AskError:
         return None
-    context = _context(pipeline)
-    if answers_question(question, answer, context):
-        return answer
-    longer = _extended(answer, pipeline, forward=True)
-    return longer if longer.text != answer.text and answers_question(question, longer, context) else None
+    return answer if answers_question(question, answer, _context(pipeline)) else None
 
 
 def _section(point: str, pipeline: Pipeline, numbering: _Numbering) -> DraftSection:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,23 +25,23 @@ def test_welsh_questions_are_told_from_english_ones():
 
 
 def test_question_words_become_the_english_question_words_answering_reads(dictionary: dict[str, list[str]]):
-    assert gloss("Pryd y cyhoeddwyd y Siarter?", dictionary).english.startswith("When ")
-    assert gloss("Faint o arian a fuddsoddwyd?", dictionary).english.startswith("How much money ")
-    assert gloss("Ym mha dref y cynhaliwyd y gynhadledd?", dictionary).english.startswith("In which town ")
+    assert gloss("Pryd y cyhoeddwyd y Siarter?", dictionary).startswith("When ")
+    assert gloss("Faint o arian a fuddsoddwyd?", dictionary).startswith("How much money ")
+    assert gloss("Ym mha dref y cynhaliwyd y gynhadledd?", dictionary).startswith("In which town ")
 
 
 def test_mutated_words_are_read_in_their_radical_form(dictionary: dict[str, list[str]]):
-    english = gloss("Faint o ofalwyr maeth sydd yng Nghymru?", dictionary).english
+    english = gloss("Faint o ofalwyr maeth sydd yng Nghymru?", dictionary)
     assert "foster carers" in english and "Wales" in english
 
 
 def test_the_programmes_terms_read_as_the_papers_write_them(dictionary: dict[str, list[str]]):
-    english = gloss("Pwy yw cadeirydd y Bwrdd Rhaglen sy'n dileu elw preifat o ofal plant sy'n derbyn gofal?", dictionary).english
+    english = gloss("Pwy yw cadeirydd y Bwrdd Rhaglen sy'n dileu elw preifat o ofal plant sy'n derbyn gofal?", dictionary)
     assert "Programme Board" in english and "eliminate profit" in english and "children looked after" in english
 
 
 def test_names_and_numbers_are_kept_as_written(dictionary: dict[str, list[str]]):
-    english = gloss("Faint a roddwyd i Bowys yn 2019/20 gan Anthony Douglas?", dictionary).english
+    english = gloss("Faint a roddwyd i Bowys yn 2019/20 gan Anthony Douglas?", dictionary)
     assert "2019/20" in english and "Anthony Douglas" in english
 
 
@@ -49,3 +51,11 @@ def test_a_dictionary_package_that_fails_its_pinned_hash_is_not_installed(tmp_pa
     with pytest.raises(DictionaryError, match="sha256"):
         fetch_dictionary(tmp_path / "cache", fake)
     assert not (tmp_path / "cache" / DICTIONARY_FILE).exists()
+
+
+def test_askpfg_welsh_shows_how_a_question_is_read(dictionary: dict[str, list[str]]):
+    run = subprocess.run(
+        [sys.executable, "-m", "askpfg", "welsh", "Pwy sy'n cadeirio'r Bwrdd Goruchwylio?"], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "Who chairs Oversight Board?"

@@ -373,7 +373,7 @@ class Pipeline:
             yield from self._refusal(question, [], Timings(), started, WELSH_TEXT)
             return
         # The English gloss is word salad: the generator would parrot it, so Welsh questions get quotes.
-        english = gloss(question, dictionary).english
+        english = gloss(question, dictionary)
         note = WELSH_NOTE.format(english)
         yield note + "\n\n"
         for item in self._stream(english, turns, filters, None, started):

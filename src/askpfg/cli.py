@@ -243,7 +243,7 @@ def cmd_welsh(args: argparse.Namespace) -> int:
             return _fail(str(exc), 1)
         print(f"askpfg: Welsh-English dictionary ready ({path})", file=sys.stderr)
     if args.question is not None:
-        print(gloss(args.question, load_dictionary(path)).english)
+        print(gloss(args.question, load_dictionary(path)))
     return 0
 
 

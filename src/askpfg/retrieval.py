@@ -130,7 +130,8 @@ def counted_noun(question: str) -> str | None:
             break
         words.append(word)
     plural = [w for w in words if w.endswith("s") or w in ("children", "people", "staff")]
-    return _stemmer().stemWord((plural or words or [""])[-1 if plural else 0]) or None
+    head = plural[-1] if plural else words[0] if words else ""
+    return _stemmer().stemWord(head) if head else None
 
 
 class Filters(BaseModel):
@@ -242,8 +243,8 @@ _ASKED_THING = re.compile(
     r"((?:[\w-]+\s+){0,3}?)([a-z][\w-]+)\s+(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|from|of|for|in|on|under|to|that|per)\b",
     re.I,
 )
-# "What help is funded ...": these name no particular thing the answer must mention
-# Vague things, and kinds of named thing whose answer is a name rather than the word ("What body ..." -> "Director's Board").
+# Things too vague to look for ("What help is funded ..."), and kinds of named thing whose answer is
+# a name rather than the word ("What body ..." -> "Director's Board").
 _VAGUE_THINGS = frozenset(
     "help support work action step progress way thing kind type role differ chang bodi organis organ group person figur individu agenc chariti".split()
 )
@@ -389,7 +390,8 @@ class Retriever:
         return self._bm25[key]
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
-        """Top-k passages by reciprocal rank fusion of dense and BM25 rankings, within the filters."""
+        """Top-k passages by reciprocal rank fusion of dense and BM25 rankings, within the filters, plus
+        the few chunks that write a rare name the question uses."""
         self._refresh()
         filters = filters or Filters()
         if not self._hashes:

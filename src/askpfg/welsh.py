@@ -18,7 +18,6 @@ import json
 import os
 import re
 import tarfile
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -178,15 +177,6 @@ class DictionaryError(RuntimeError):
     """The Welsh-English dictionary could not be fetched or read; the message says what to do."""
 
 
-@dataclass(frozen=True)
-class Gloss:
-    """A Welsh question read into English words, and the words it could not read."""
-
-    welsh: str
-    english: str
-    unread: tuple[str, ...]
-
-
 def looks_welsh(question: str) -> bool:
     """Whether a question is in Welsh: a quarter or more of its words are common Welsh words."""
     words = re.findall(r"[a-zâêîôûŵŷ]+", question.lower())
@@ -258,10 +248,15 @@ def fetch_dictionary(cache_dir: Path, deb_file: Path | None = None) -> Path:
     return target
 
 
-@lru_cache(maxsize=2)
 def load_dictionary(path: Path) -> dict[str, list[str]]:
-    """The cached dictionary; empty when it was never fetched (Welsh questions then get the English-only notice)."""
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    """The installed dictionary, read once per version of the file; empty when it was never fetched
+    (Welsh questions then get a notice saying how to install it)."""
+    return _read_dictionary(path, path.stat().st_mtime_ns if path.is_file() else 0)
+
+
+@lru_cache(maxsize=2)
+def _read_dictionary(path: Path, version: int) -> dict[str, list[str]]:
+    return json.loads(path.read_text(encoding="utf-8")) if version else {}
 
 
 def _radicals(word: str) -> list[str]:
@@ -310,7 +305,7 @@ def _title(reading: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in reading.split())
 
 
-def gloss(question: str, dictionary: dict[str, list[str]]) -> Gloss:
+def gloss(question: str, dictionary: dict[str, list[str]]) -> str:
     """Read a Welsh question into English words (in Welsh order), keeping names and numbers as written.
 
     A word capitalised in the Welsh is capitalised in English too ("Cydsyniad Brenhinol" -> "Consent Royal"),
@@ -318,7 +313,6 @@ def gloss(question: str, dictionary: dict[str, list[str]]) -> Gloss:
     tokens = _TOKEN.findall(question.replace("’", "'").replace("'", " "))
     words = [_CLITICS.get(t.lower(), t.lower()) for t in tokens]
     english: list[str] = []
-    unread: list[str] = []
     at = 0
     while at < len(words):
         token, word, span = tokens[at], words[at], 1
@@ -334,11 +328,8 @@ def gloss(question: str, dictionary: dict[str, list[str]]) -> Gloss:
         elif word in _GRAMMAR:
             reading = ""
         else:
-            reading = _read_word(word, dictionary)
-            if reading is None:
-                unread.append(token)
-                reading = token
+            reading = _read_word(word, dictionary) or token  # a name, or a word no dictionary reads
         english.append(_title(reading) if at > 0 and token[0].isupper() else reading)
         at += span
     text = " ".join(w for w in english if w)
-    return Gloss(welsh=question, english=(text[:1].upper() + text[1:]).rstrip(" ?") + "?", unread=tuple(unread))
+    return (text[:1].upper() + text[1:]).rstrip(" ?") + "?"

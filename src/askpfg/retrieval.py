@@ -295,6 +295,7 @@ class Retriever:
         self._nodes: list[TextNode] = []
         self._hashes: list[str] = []
         self._bm25: dict[str, BM25Retriever] = {}
+        self._filtered: dict[str, list[TextNode]] = {}
         self._docs: dict[str, Document] = {}
         self._sentence_vectors: dict[tuple[str, int], np.ndarray] = {}
         self._split: dict[tuple[str, str], list[Sentence]] = {}
@@ -309,6 +310,7 @@ class Retriever:
             self._nodes = self.store.live_nodes()
             self._hashes = self.store.live_hashes()
             self._bm25 = {}
+            self._filtered = {}
             self._docs = {}
             self._written = set().union(*(written_words(f"{n.get_content()} {n.metadata.get('title', '')}") for n in self._nodes))
             self._version = self.store.version
@@ -379,11 +381,18 @@ class Retriever:
             self._split[key] = split_sentences(doc.text)
         return self._split[key]
 
+    def _nodes_within(self, filters: Filters) -> list[TextNode]:
+        """The live chunks the filters accept, once per filter set and index version."""
+        key = filters.key()
+        if key not in self._filtered:
+            self._filtered[key] = [n for n in self._nodes if filters.accepts(n.metadata)]
+        return self._filtered[key]
+
     def _bm25_for(self, filters: Filters, k: int) -> BM25Retriever | None:
         # BM25 ignores the vector store's filters, so it is built over the filtered nodes only.
         key = f"{filters.key()}|{k}"
         if key not in self._bm25:
-            nodes = [n for n in self._nodes if filters.accepts(n.metadata)]
+            nodes = self._nodes_within(filters)
             if not nodes:
                 return None
             self._bm25[key] = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(k, len(nodes)), language="en")
@@ -417,7 +426,7 @@ class Retriever:
     def _naming(self, query: str, filters: Filters) -> list[TextNode]:
         """The few chunks that write a rare name the question uses ("the Reflect project"): ranking a
         long chunk by the whole question can miss the one sentence about it."""
-        nodes = [n for n in self._nodes if filters.accepts(n.metadata)]
+        nodes = self._nodes_within(filters)
         naming: list[TextNode] = []
         for name in sorted(proper_names(query)):
             holding = [n for n in nodes if re.search(rf"\b{re.escape(name)}\b", n.get_content())]

@@ -323,8 +323,6 @@ def gloss(question: str, dictionary: dict[str, list[str]]) -> str:
             reading = token
         elif token == "Mai" and at > 0:  # the month; lower-case "mai" is a conjunction
             reading = "May"
-        elif word in PHRASES:
-            reading = PHRASES[word]
         elif word in _GRAMMAR:
             reading = ""
         else:

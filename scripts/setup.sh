@@ -7,10 +7,15 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 PIP=".venv/bin/python -m pip"
 
-# Welsh questions are read with a Welsh-English dictionary from Debian's mirror (pinned sha256);
+# Welsh questions are read with Debian's Welsh-English dictionary package, dict-freedict-cym-eng;
 # without it askpfg still works and asks Welsh speakers to write in English.
 welsh_dictionary() {
   [ -f "${ASKPFG_MODEL_CACHE_DIR:-index/models}/freedict-cym-eng.json" ] && return 0
+  if [ ! -f /usr/share/dictd/freedict-cym-eng.index ]; then
+    echo "askpfg: installing Debian's dict-freedict-cym-eng for Welsh questions"
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq dict-freedict-cym-eng >/dev/null; \
+    else sudo apt-get update -qq && sudo apt-get install -y -qq dict-freedict-cym-eng >/dev/null; fi || true
+  fi
   .venv/bin/askpfg welsh || echo "askpfg: warning: Welsh questions stay off until \`askpfg welsh\` succeeds" >&2
 }
 

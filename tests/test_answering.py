@@ -123,7 +123,7 @@ class _HangingGenerator:
 
 @pytest.mark.parametrize("fake", [_CrashingGenerator(), _HangingGenerator()], ids=["crash", "hang"])
 def test_a_failing_generator_falls_back_to_an_extractive_answer_in_time(pipeline: Pipeline, monkeypatch, fake):
-    monkeypatch.setattr(answering, "get_generator", lambda: fake)
+    monkeypatch.setattr(answering, "get_generator", lambda settings=None: fake)
     monkeypatch.setattr(pipeline.settings, "llm_timeout_s", 2.0)
     started = time.monotonic()
     answer = pipeline.answer("Who chairs the Oversight Board?")

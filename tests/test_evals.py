@@ -51,3 +51,41 @@ def test_eval_cli_exits_non_zero_when_a_threshold_is_missed(tmp_path: Path, stor
     )
     assert run.returncode == 1
     assert "answer accuracy" in run.stdout and "threshold missed" in run.stderr
+
+
+TRANSFER = ROOT / "evals" / "transfer"
+
+
+def test_the_ci_transfer_subset_meets_its_thresholds_on_papers_added_as_a_user_would(tmp_path: Path):
+    """The fixed CI subset of the transfer split: its 14 papers are ingested into a temporary index
+    beside corpus/, through `askpfg eval --with-docs`, as `askpfg ingest` would add them."""
+    out = tmp_path / "transfer.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-m", "askpfg", "eval", "--cases", str(TRANSFER / "ci_cases.jsonl"),
+         "--with-docs", str(TRANSFER / "docs"), "--out", str(out),
+         "--min-quotes-verified", "1.0", "--min-answer-accuracy", "0.8", "--min-citation-accuracy", "0.85",
+         "--min-refused-unanswerable", "0.65", "--max-false-refusals", "0.1"],
+        capture_output=True, text=True,
+    )
+    print(run.stdout, run.stderr[-2000:])
+    assert run.returncode == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == len(load_cases(TRANSFER / "ci_cases.jsonl"))
+    assert any(c["doc_id"].startswith("2025-") for r in rows for c in r["citations"])  # the added papers answer
+
+
+def test_eval_with_docs_rejects_a_folder_that_does_not_exist(tmp_path: Path):
+    run = subprocess.run(
+        [sys.executable, "-m", "askpfg", "eval", "--with-docs", str(tmp_path / "missing")],
+        capture_output=True, text=True,
+    )
+    assert run.returncode == 2
+    assert "is not a folder" in run.stderr
+
+
+def test_the_own_split_is_well_formed_and_names_only_known_papers():
+    cases = load_cases(ROOT / "evals" / "own_transfer_cases.jsonl")
+    known = {p.stem for p in (TRANSFER / "docs").glob("*.md")} | {p.stem for p in (ROOT / "corpus").glob("*.md")}
+    assert len(cases) >= 40 and len({c.id for c in cases}) == len(cases)
+    assert all(set(c.docs) <= known for c in cases)
+    assert sum(not c.answerable for c in cases) >= 8

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from askpfg.settings import get_settings
-from askpfg.welsh import DICTIONARY_FILE, DictionaryError, fetch_dictionary, gloss, load_dictionary, looks_welsh
+from askpfg.welsh import DICTIONARY_FILE, DictionaryError, gloss, install_dictionary, load_dictionary, looks_welsh
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +47,22 @@ def test_names_and_numbers_are_kept_as_written(dictionary: dict[str, list[str]])
     assert "2019/20" in english and "Anthony Douglas" in english
 
 
-def test_a_dictionary_package_that_fails_its_pinned_hash_is_not_installed(tmp_path: Path):
-    fake = tmp_path / "dict-freedict-cym-eng.deb"
-    fake.write_bytes(b"!<arch>\nnot the real package")
-    with pytest.raises(DictionaryError, match="sha256"):
-        fetch_dictionary(tmp_path / "cache", fake)
+def test_the_dictionary_is_read_from_the_dictd_files_of_debians_package(tmp_path: Path):
+    # A dictd entry is the headword line, then its senses; the index gives its offset and length in base64 digits.
+    entry = b"ysgol <n, s, f>\nschool (place of learning)\n"
+    assert len(entry) == 43  # "r" in dictd's base64
+    dictd = tmp_path / "dictd"
+    dictd.mkdir()
+    (dictd / "freedict-cym-eng.index").write_text("ysgol\tA\tr\n", encoding="utf-8")
+    (dictd / "freedict-cym-eng.dict.dz").write_bytes(gzip.compress(entry))
+    installed = install_dictionary(tmp_path / "cache", dictd)
+    assert installed == tmp_path / "cache" / DICTIONARY_FILE
+    assert json.loads(installed.read_text(encoding="utf-8")) == {"ysgol": ["school"]}
+
+
+def test_a_missing_dictionary_package_is_named_so_it_can_be_installed(tmp_path: Path):
+    with pytest.raises(DictionaryError, match="apt-get install dict-freedict-cym-eng"):
+        install_dictionary(tmp_path / "cache", tmp_path / "no-dictd")
     assert not (tmp_path / "cache" / DICTIONARY_FILE).exists()
 
 

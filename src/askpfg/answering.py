@@ -13,14 +13,16 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import ValidationError
 
 from askpfg.conversation import condense_question, parse_history
 from askpfg.index import IndexStore, build_index
 from askpfg.models import ChatMessage, Generator, get_generator
+from askpfg.chunking import Sentence, split_sentences
 from askpfg.retrieval import (
+    ANAPHOR,
     Evidence,
     Filters,
     Retriever,
@@ -29,9 +31,9 @@ from askpfg.retrieval import (
     content_stems,
     has_answer_type,
     proper_names,
-    written_words,
+    word_stems,
 )
-from askpfg.schemas import Answer, AskError, Citation, Message, Timings
+from askpfg.schemas import Answer, AskError, Citation, Message, RefusalReason, Timings
 from askpfg.settings import Settings, get_settings
 from askpfg.welsh import DICTIONARY_FILE, gloss, load_dictionary, looks_welsh
 
@@ -176,8 +178,9 @@ def missing_key_facts(text: str, question: str, evidence: Evidence) -> bool:
 
 
 def cited_numbers(text: str) -> list[int]:
-    """The evidence numbers a text cites with its [n] or [n, m] markers, each once, in order."""
-    return sorted({int(n) for group in _MARKER.findall(text) for n in group.split(",")})
+    """The evidence numbers a text cites with its [n] or [n, m] markers, each once, in the order they
+    first appear (so the references are numbered as the reader meets them)."""
+    return list(dict.fromkeys(int(n) for group in _MARKER.findall(text) for n in group.split(",")))
 
 
 def ignores_best(text: str, evidence: list[Evidence]) -> bool:
@@ -242,11 +245,12 @@ class Pipeline:
         self.store = store or IndexStore(self.settings)
         if self.store.is_empty():
             build_index(self.store)
+        self.store.add_missing_sentences()  # an index built before sentences were stored
         self.retriever = Retriever(self.store)
 
     @property
     def generator(self) -> Generator | None:
-        return get_generator()
+        return get_generator(self.settings)
 
     # --- validation ---------------------------------------------------------------------------
 
@@ -255,27 +259,32 @@ class Pipeline:
 
     # --- evidence -------------------------------------------------------------------------------
 
-    def select_evidence(self, question: str, evidence: list[Evidence]) -> list[Evidence]:
-        """Evidence worth citing: near the best score; newest first when the question asks for the latest."""
+    def selection(self, question: str, evidence: list[Evidence]) -> tuple[list[Evidence], RefusalReason | None]:
+        """The evidence worth citing, or none and why: no close evidence, none holding the kind of fact
+        asked for, or years and amounts the question names that no evidence mentions. Near the best score;
+        newest first when the question asks for the latest."""
         usable: list[Evidence] = []
         for wide in (self._widened(e) for e in evidence[:8]):
             inside = any(u.doc_id == wide.doc_id and u.sentence.start <= wide.sentence.start and wide.sentence.end <= u.sentence.end for u in usable)
             if not inside and not _INJECTION.search(wide.text):  # widened neighbours often coincide
                 usable.append(wide)
+        names, thing = proper_names(question), asked_thing(question)
+        usable = [e for e in usable if self.retriever.names_in_document(names, e.doc_id)]
         kind = answer_type(question)
         if kind:  # the fact asked for (a date, a number, a name) must be in the evidence that leads
             usable = [e for e in usable[:4] if has_answer_type(kind, e.text, question)] + usable[4:]
-        names, thing = proper_names(question), asked_thing(question)
 
         def off_topic(e: Evidence) -> tuple[bool, bool]:
             # evidence mentioning what the question asks for ("Which subgroups ...") goes first, then
             # evidence about what it names ("Ministerial Oversight Board", not its namesake "Oversight Board")
             said = f"{e.text} {e.heading} {e.title}"
-            return bool(thing) and thing not in content_stems(said), not names <= written_words(said)
+            return bool(thing) and thing not in content_stems(said), not word_stems(" ".join(names)) <= word_stems(said)
 
         usable[:4] = sorted(usable[:4], key=off_topic)
-        if not usable or usable[0].score < self.settings.refusal_threshold or not has_answer_type(kind, usable[0].text, question):
-            return []
+        if not usable or usable[0].score < self.settings.refusal_threshold:
+            return [], "no_evidence"
+        if not has_answer_type(kind, usable[0].text, question):
+            return [], "wrong_kind_of_fact"
         best = usable[0].score
         floor = max(self.settings.refusal_threshold, best - 0.12)
         chosen = [e for e in usable if e.score >= floor]
@@ -283,12 +292,13 @@ class Pipeline:
             older = [e for e in usable if e.date < chosen[0].date and e.score >= max(floor - 0.08, self.settings.refusal_threshold)]
             chosen = chosen[: self.settings.evidence_k - 1] + ([older[0]] if older and older[0] not in chosen else [])
         chosen = chosen[: self.settings.evidence_k]
-        return chosen if _LATEST.search(question) or not foreign_numbers(question, chosen) else []
+        if not _LATEST.search(question) and foreign_numbers(question, chosen):
+            return [], "foreign_numbers"
+        return chosen, None
 
     def _widened(self, evidence: Evidence) -> Evidence:
         wide = self.retriever.widen(evidence.doc_id, evidence.sentence)
-        return Evidence(evidence.doc_id, evidence.title, evidence.date, evidence.kind, evidence.heading, wide,
-                        evidence.score, evidence.dense, evidence.lexical)
+        return replace(evidence, sentence=wide, core=evidence.sentence)
 
     def citation(self, n: int, evidence: Evidence) -> Citation:
         doc = self.retriever.document(evidence.doc_id)
@@ -320,21 +330,40 @@ class Pipeline:
                 newest = [e for e in evidence if e.date == dated[0]][:1]
                 older = [e for e in evidence if e.date != dated[0]][:1]
                 lead = newest + older
-        lines: list[str] = []
         asked = content_stems(question)
-        for i, ev in enumerate(lead):
-            n = evidence.index(ev) + 1
+
+        def phrase_of(ev: Evidence) -> str:
             phrase = source_phrase(ev)
             if ev.heading and content_stems(ev.heading) & asked:
                 phrase += f", under “{ev.heading}”"  # the section names what the sentence leaves implicit
+            return phrase
+
+        # The direct answer first: the sentence that answers, as the paper states it, then the quotes.
+        first = lead[0]
+        core = " ".join(self.answering_sentence(question, first).text.split())
+        lines = [f"{core.rstrip('.:;')}, according to {phrase_of(first)} [{evidence.index(first) + 1}]."]
+        for i, ev in enumerate(lead):
+            n = evidence.index(ev) + 1
             quoted = " ".join(ev.text.split())
-            if i == 0:
-                lines.append(f"According to {phrase}: “{quoted}” [{n}]")
-            elif ev.date < lead[0].date:
-                lines.append(f"Earlier, {phrase} said: “{quoted}” [{n}]")
-            else:
-                lines.append(f"{phrase[0].upper()}{phrase[1:]} also says: “{quoted}” [{n}]")
+            if i == 0 and quoted != core:
+                lines.append(f"In full: “{quoted}” [{n}]")
+            elif i > 0 and ev.date < lead[0].date:
+                lines.append(f"Earlier, {phrase_of(ev)} said: “{quoted}” [{n}]")
+            elif i > 0:
+                lines.append(f"{phrase_of(ev)[0].upper()}{phrase_of(ev)[1:]} also says: “{quoted}” [{n}]")
         return "\n\n".join(lines)
+
+    def answering_sentence(self, question: str, evidence: Evidence) -> Sentence:
+        """The sentence of a piece of evidence that answers: the one that scored, or, when it lacks the
+        kind of fact asked for, the first of its neighbours that holds it; the whole evidence when that
+        sentence leans on the one before ("It met ...")."""
+        core = evidence.core or evidence.sentence
+        kind = answer_type(question)
+        if kind and not has_answer_type(kind, core.text, question):
+            text = self.retriever.document(evidence.doc_id).text
+            inside = split_sentences(text, evidence.sentence.start, evidence.sentence.end)
+            core = next((s for s in inside if has_answer_type(kind, s.text, question)), core)
+        return evidence.sentence if ANAPHOR.match(core.text) else core
 
     def prompt(self, question: str, evidence: list[Evidence]) -> list[ChatMessage]:
         numbered = "\n".join(
@@ -370,7 +399,7 @@ class Pipeline:
             return
         dictionary = load_dictionary(self.settings.model_cache_dir / DICTIONARY_FILE)
         if not dictionary:
-            yield from self._refusal(question, [], Timings(), started, WELSH_TEXT)
+            yield from self._refusal(question, [], Timings(), started, "welsh_unavailable", WELSH_TEXT)
             return
         # The English gloss is word salad: the generator would parrot it, so Welsh questions get quotes.
         english = gloss(question, dictionary)
@@ -392,11 +421,13 @@ class Pipeline:
         unknown = self.retriever.unknown_names(standalone)
         if unknown:
             never = f"The papers do not cover this: they never mention {' or '.join(f'“{n}”' for n in unknown)}"
-            yield from self._refusal(standalone, result.evidence, timings, started, never)
+            yield from self._refusal(standalone, result.evidence, timings, started, "never_mentioned", never)
             return
-        evidence = self.select_evidence(standalone, result.evidence)
+        evidence, reason = self.selection(standalone, result.evidence)
         if not evidence:
-            yield from self._refusal(standalone, result.evidence, timings, started)
+            if not result.passages and filters is not None:
+                reason = "filters_exclude_all"
+            yield from self._refusal(standalone, result.evidence, timings, started, reason or "no_evidence")
             return
 
         t = time.perf_counter()
@@ -414,7 +445,7 @@ class Pipeline:
                 draft = ""
             timings.generate = (time.perf_counter() - t) * 1000
             if "NOT COVERED" in draft and evidence[0].lexical < 0.75 and evidence[0].dense < self.settings.overrule_refusal_at:
-                yield from self._refusal(standalone, result.evidence, timings, started)
+                yield from self._refusal(standalone, result.evidence, timings, started, "generator_declined")
                 return
             if "NOT COVERED" not in draft:
                 text = self.verified_text(draft, standalone, evidence)
@@ -433,14 +464,19 @@ class Pipeline:
         yield Answer(text=text.strip(), citations=citations, standalone_question=standalone, mode=mode, timings=timings)
 
     def _refusal(
-        self, standalone: str, nearest: list[Evidence], timings: Timings, started: float, reason: str = REFUSAL_TEXT
+        self, standalone: str, nearest: list[Evidence], timings: Timings, started: float, reason: RefusalReason,
+        message: str = REFUSAL_TEXT,
     ) -> Iterator[str | Answer]:
-        """'The papers do not cover this' (or why askpfg cannot answer), with the nearest passages listed but not asserted."""
-        sources = [self.citation(i, e) for i, e in enumerate(nearest[:3], start=1)]
-        text = reason + (" (the nearest passages are listed below, for reference only)." if sources else ".")
+        """The one place an answer is refused: 'The papers do not cover this' (or why askpfg cannot
+        answer), with its reason and the nearest passages, one per document, listed but not asserted."""
+        distinct = [e for i, e in enumerate(nearest) if e.doc_id not in {x.doc_id for x in nearest[:i]}]
+        sources = [self.citation(i, e) for i, e in enumerate(distinct[:3], start=1)]
+        if reason == "filters_exclude_all":
+            message = "No paper within your filters matches: widen the dates or kinds, or search everything"
+        text = message + (" (the nearest passages are listed below, for reference only)." if sources else ".")
         yield "\n\n" + text
         timings.total = (time.perf_counter() - started) * 1000
-        yield Answer(text=text, refused=True, standalone_question=standalone, nearest_sources=sources, mode="refusal", timings=timings)
+        yield Answer(text=text, refused=True, refusal_reason=reason, standalone_question=standalone, nearest_sources=sources, mode="refusal", timings=timings)
 
     def answer(self, question: str, history: list[Message] | list[dict] | None = None, filters: Filters | None = None) -> Answer:
         """The answer to a question (with optional conversation history and filters)."""

@@ -20,6 +20,8 @@ from askpfg.settings import Settings
 
 EMBED_METADATA = ("title", "heading")
 _HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.MULTILINE)
+_WEB = re.compile(r"(?:https?://|\bwww\.)\S+|\S+@\S+\.\w+|\S+\.(?:gov|org|com|co|ac|net|wales|cymru)(?:\.uk)?/\S*")
+_PHONE = re.compile(r"(?:\+44|\b0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[”’\"]?\s+(?=[A-Z0-9“‘\"(£•-])|\n+")
 
 
@@ -70,6 +72,33 @@ def _trimmed(text: str, start: int, end: int) -> list[Sentence]:
     if stripped.startswith("- "):
         stripped, offset = stripped[2:], offset + 2
     return [Sentence(stripped, offset, offset + len(stripped))]
+
+
+def is_furniture(text: str) -> bool:
+    """Whether a piece of text is page furniture rather than a statement: a web or e-mail address, a
+    telephone number, a signature block, address or page header (no lower-case prose), a graphic's or
+    table's label (a few words, no sentence end), mostly figures, or a question (a written question
+    asks; its answer states). Such text is never evidence.
+
+    >>> is_furniture("Jane Smith AS/MS"), is_furniture("The panel met in May.")
+    (True, False)
+    """
+    if _PHONE.search(text) or text.rstrip("”’\"' ").endswith("?"):
+        return True
+    words = _WEB.sub(" ", text).split()  # a statement that ends with its source's address still counts
+    if len(words) < len(text.split()) and len(words) < 8:
+        return True
+    if not words:
+        return True
+    lower = [w for w in words if re.fullmatch(r"[a-z][a-z'’-]*[,;:.]?", w)]
+    content = [w for w in lower if len(w.strip(",;:.")) >= 4]  # not "and", "for", "of"
+    figures = [w for w in words if re.fullmatch(r"[£(]?[\d.,%/–-]+\)?[,;:]?", w)]
+    ends = text.rstrip("”’\"'").endswith((".", "!", "?", ":", ";"))
+    if len(figures) > len(words) / 2:
+        return True
+    if not ends and (len(words) < 5 or len(content) < len(words) / 3):
+        return True
+    return len(lower) < 2 and len(words) < 12
 
 
 def make_splitter(settings: Settings, tokenizer) -> SentenceSplitter:

@@ -233,12 +233,12 @@ def cmd_draft(args: argparse.Namespace) -> int:
 
 def cmd_welsh(args: argparse.Namespace) -> int:
     from askpfg.settings import get_settings
-    from askpfg.welsh import DICTIONARY_FILE, DictionaryError, fetch_dictionary, gloss, load_dictionary
+    from askpfg.welsh import DICTIONARY_FILE, DictionaryError, gloss, install_dictionary, load_dictionary
 
     path = get_settings().model_cache_dir / DICTIONARY_FILE
     if args.question is None or not path.is_file():
         try:
-            path = fetch_dictionary(path.parent, args.deb)
+            path = install_dictionary(path.parent, args.dictd)
         except (DictionaryError, OSError) as exc:
             return _fail(str(exc), 1)
         print(f"askpfg: Welsh-English dictionary ready ({path})", file=sys.stderr)
@@ -309,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, help="write one result per line here (JSONL)")
     evaluate.add_argument("--limit", type=int, help="only the first N cases")
     evaluate.add_argument("--category", help="only cases of this category")
+    evaluate.add_argument(
+        "--with-docs", type=Path, metavar="FOLDER",
+        help="also ingest the papers in FOLDER into a temporary index beside corpus/ (your index is not touched)",
+    )
     evaluate.add_argument("--letters", nargs="?", const=Path("evals/letters"), type=Path, help="evaluate reply drafting on the letters folder instead")
     for name in ("answer-accuracy", "citation-accuracy", "quotes-verified", "refused-unanswerable"):
         evaluate.add_argument(f"--min-{name}", type=float, help=f"exit 1 if {name.replace('-', ' ')} is below this fraction")
@@ -323,11 +327,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     welsh = sub.add_parser(
         "welsh", help="install the Welsh-English dictionary that reads Welsh questions (set-up runs this)",
-        description="Fetch the FreeDict Welsh-English dictionary from Debian (pinned sha256) so Welsh questions can be "
-        "answered from the English papers; with a QUESTION, show how it is read into English.",
+        description="Read the FreeDict Welsh-English dictionary from Debian's dict-freedict-cym-eng package (installed "
+        "with apt-get) so Welsh questions can be answered from the English papers; with a QUESTION, show how it is "
+        "read into English.",
     )
     welsh.add_argument("question", nargs="?", help="a Welsh question to read into English")
-    welsh.add_argument("--from", dest="deb", type=Path, metavar="FILE.deb", help="a downloaded dict-freedict-cym-eng .deb (no network needed)")
+    welsh.add_argument(
+        "--dictd", type=Path, default=Path("/usr/share/dictd"), metavar="DIR",
+        help="the folder holding freedict-cym-eng.index and .dict.dz (default /usr/share/dictd)",
+    )
     welsh.set_defaults(func=cmd_welsh)
 
     serve = sub.add_parser("serve", help="serve the chat UI at / and the API at /api")

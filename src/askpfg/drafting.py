@@ -20,7 +20,7 @@ from askpfg.answering import Pipeline, format_date, normalise_ws
 from askpfg.chunking import split_sentences
 from askpfg.conversation import last_named_body, rule_condense
 from askpfg.corpus import REPLACEMENT_CHAR, CorpusError, extract_text
-from askpfg.retrieval import Filters, content_stems
+from askpfg.retrieval import ANAPHOR, Filters, content_stems
 from askpfg.schemas import Answer, AskError, Citation, Message
 from askpfg.settings import Settings
 
@@ -113,7 +113,6 @@ _TIME = re.compile(
     r"(?i:(this|next|last|later|coming|current)\s+(year|term|senedd|month|week|quarter)|today|tomorrow|yesterday))\b"
 )
 _LIST_ITEM = re.compile(r"\s*\n[-•*] [^\n]+")
-_ANAPHORIC = re.compile(r"^(It|Its|This|These|That|Those|They|Their|He|She|His|Her|The (Board|Group|Charter|Fund|Bill|Scheme|event))\b")
 _NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:(?:of|for|on|and|the|a|to)\s+)*[A-Z][\w’'-]*)+")
 _QUOTED = re.compile(r"[\"“‘]([^\"”’]{8,})[\"”’]")
 _OBJECT = re.compile(
@@ -545,7 +544,7 @@ def _extended(answer: Answer, pipeline: Pipeline) -> Answer:
     for citation in answer.citations:
         doc_text = pipeline.retriever.document(citation.doc_id).text
         previous = split_sentences(doc_text, max(0, citation.start - 600), citation.start)
-        start = previous[-1].start if previous and _ANAPHORIC.match(citation.quote) else citation.start
+        start = previous[-1].start if previous and ANAPHOR.match(citation.quote) else citation.start
         end = _list_end(doc_text, citation.end) if citation.quote.rstrip().endswith(":") else citation.end
         if (start, end) != (citation.start, citation.end) and f"“{citation.quote}”" in text:
             quote = doc_text[start:end]

@@ -8,14 +8,18 @@ import datetime as dt
 import json
 import re
 import sys
+import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from askpfg.answering import Pipeline, normalise_ws, quote_is_verbatim
+from askpfg.corpus import SUPPORTED_SUFFIXES
 from askpfg.drafting import (
     DraftSection,
     LetterError,
@@ -373,10 +377,41 @@ def evaluate_letters(folder: Path, pipeline: Pipeline) -> LettersReport:
     return LettersReport(letters=[evaluate_letter(path, pipeline) for path in letters])
 
 
+@contextmanager
+def pipeline_with_docs(folder: Path | None) -> Iterator[Pipeline]:
+    """The shared pipeline, or, given a folder of extra papers, a pipeline over a temporary index of
+    `corpus/` plus those papers, ingested as `askpfg ingest` would (the user's index is never touched)."""
+    from askpfg.answering import get_pipeline
+    from askpfg.index import IndexStore, ingest_paths
+    from askpfg.settings import get_settings
+
+    if folder is None:
+        yield get_pipeline()
+        return
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
+    if not paths:
+        raise EvalError(f"{folder}: no papers to ingest (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+    with tempfile.TemporaryDirectory(prefix="askpfg-eval-") as tmp:
+        settings = get_settings().model_copy(update={"index_dir": Path(tmp)})
+        print(f"askpfg: indexing corpus/ and {len(paths)} papers from {folder} in a temporary index", file=sys.stderr)
+        pipeline = Pipeline(settings)
+        report = ingest_paths(pipeline.store, paths)
+        if report.errors:
+            raise EvalError("; ".join(report.errors))
+        yield pipeline
+
+
+class EvalError(ValueError):
+    """An evaluation that cannot run; the message says what to fix."""
+
+
 def main(args: argparse.Namespace) -> int:
     """`askpfg eval`: print the table; exit 1 when a given threshold is missed."""
     from askpfg.answering import get_pipeline
 
+    if args.with_docs is not None and not args.with_docs.is_dir():
+        print(f"askpfg: error: --with-docs {args.with_docs} is not a folder", file=sys.stderr)
+        return 2
     if args.letters:
         try:
             report = evaluate_letters(args.letters, get_pipeline())
@@ -400,7 +435,12 @@ def main(args: argparse.Namespace) -> int:
     if not cases:
         print("askpfg: error: no cases to run (check --category / --limit)", file=sys.stderr)
         return 2
-    summary = run_cases(cases, get_pipeline(), args.out)
+    try:
+        with pipeline_with_docs(args.with_docs) as pipeline:
+            summary = run_cases(cases, pipeline, args.out)
+    except EvalError as exc:
+        print(f"askpfg: error: {exc}", file=sys.stderr)
+        return 2
     print(summary.table())
     if args.out:
         print(f"\nresults written to {args.out}")

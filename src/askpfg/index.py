@@ -29,9 +29,9 @@ from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from askpfg.chunking import chunk_document, make_splitter
+from askpfg.chunking import chunk_document, heading_at, is_furniture, make_splitter, split_sentences
 from askpfg.corpus import CorpusError, Document, DocumentMeta, load_corpus, read_document
-from askpfg.models import get_embedder, get_tokenizer
+from askpfg.models import embed_texts, get_embedder, get_tokenizer
 from askpfg.settings import Settings
 
 _GENERATION = re.compile(r"^gen-(\d{6})$")
@@ -98,6 +98,10 @@ class IndexStore:
             self.settings.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
+        # Every sentence on its own too, so a one-sentence fact inside a long chunk can be found.
+        self.sentences = self.client.get_or_create_collection(
+            f"{self.settings.collection}_sentences", metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
 
     def refresh(self) -> bool:
         """Switch to a newer generation committed by another process; True if it changed."""
@@ -180,6 +184,16 @@ class IndexStore:
         nodes = [metadata_dict_to_node(meta, text=text) for text, meta in zip(got["documents"], got["metadatas"], strict=True)]
         return sorted(nodes, key=lambda n: (n.metadata["doc_id"], n.metadata["start"]))
 
+    def live_sentence_nodes(self) -> list[TextNode]:
+        """Every live sentence that is not page furniture, as a node (for BM25 over sentences)."""
+        hashes = self.live_hashes()
+        if not hashes:
+            return []
+        got = self.sentences.get(
+            where={"$and": [{"doc_hash": {"$in": hashes}}, {"furniture": False}]}, include=["documents", "metadatas"]
+        )
+        return [TextNode(id_=i, text=t, metadata=m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+
     # --- writing ----------------------------------------------------------------------------------
 
     @contextmanager
@@ -224,16 +238,63 @@ class IndexStore:
                     previous = manifest.get(doc.id)
                     nodes = pipeline.run(nodes=chunk_document(doc, splitter))
                     self.vector_store.add(nodes)
+                    self._add_sentences(doc)
                     _atomic_write(self.data_dir / "documents" / f"{doc.id}.json", doc.model_dump_json())
                     manifest[doc.id] = {"hash": doc.content_hash, "chunks": len(nodes), "meta": doc.meta.model_dump(mode="json")}
                     self._write_manifest(manifest)
                     if previous:
-                        self.collection.delete(where={"doc_hash": previous["hash"]})
+                        self._delete_hash(previous["hash"])
                     (report.updated if previous else report.added).append(doc.id)
                     report.chunks += len(nodes)
                     if progress:
                         progress(doc.id)
         return report
+
+    def _delete_hash(self, doc_hash: str) -> None:
+        self.collection.delete(where={"doc_hash": doc_hash})
+        self.sentences.delete(where={"doc_hash": doc_hash})
+
+    def _add_sentences(self, doc: Document) -> None:
+        """Embed and store each sentence of a document, flagged when it is page furniture."""
+        sentences = [s for s in split_sentences(doc.text) if len(s.text.split()) >= 3]
+        if not sentences:
+            return
+        meta = doc.meta
+        self.sentences.add(
+            ids=[f"{doc.content_hash}:s{s.start}" for s in sentences],
+            embeddings=embed_texts([s.text for s in sentences]),
+            documents=[s.text for s in sentences],
+            metadatas=[
+                {
+                    "doc_id": meta.id, "doc_hash": doc.content_hash, "title": meta.title, "date": meta.date.isoformat(),
+                    "date_int": meta.date_int, "kind": meta.kind, "heading": heading_at(doc.text, s.start),
+                    "start": s.start, "end": s.end, "furniture": is_furniture(s.text),
+                }
+                for s in sentences
+            ],
+        )
+
+    def missing_sentences(self) -> list[str]:
+        """Live documents whose sentences are not stored (an index built before sentences were)."""
+        live = self.manifest()
+        if not live:
+            return []
+        got = self.sentences.get(where={"doc_hash": {"$in": [e["hash"] for e in live.values()]}}, include=["metadatas"])
+        have = {m["doc_hash"] for m in got["metadatas"]}
+        return [doc_id for doc_id, entry in live.items() if entry["hash"] not in have]
+
+    def add_missing_sentences(self) -> int:
+        """Store the sentences of every live document that lacks them, in a new generation."""
+        with self._writer():
+            missing = self.missing_sentences()
+            if missing:
+                with self._new_generation():
+                    for doc_id in missing:
+                        doc = self.document(doc_id)
+                        if doc is not None:
+                            self._add_sentences(doc)
+                    self._write_manifest(self.manifest())  # a new version: readers rebuild their caches
+            return len(missing)
 
     def remove(self, doc_id: str) -> bool:
         """Remove a document and its chunks; False when no such document is indexed."""
@@ -244,7 +305,7 @@ class IndexStore:
             with self._new_generation():
                 entry = manifest.pop(doc_id)
                 self._write_manifest(manifest)
-                self.collection.delete(where={"doc_hash": entry["hash"]})
+                self._delete_hash(entry["hash"])
                 (self.data_dir / "documents" / f"{doc_id}.json").unlink(missing_ok=True)
             return True
 

@@ -223,16 +223,16 @@ class RemoteGenerator:
 _generator_lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
-def _load_generator(url: str | None, key: str) -> Generator:
-    settings = get_settings()
-    return RemoteGenerator(settings) if url else LocalGenerator(key, settings)
+_loaded: dict[tuple, Generator] = {}
 
 
-def get_generator() -> Generator | None:
-    """The configured generator, loaded once; None when generation is switched off."""
-    settings = get_settings()
+def get_generator(settings: Settings | None = None) -> Generator | None:
+    """The generator the settings name, loaded once per process; None when generation is switched off."""
+    settings = settings or get_settings()
     if not settings.use_generator:
         return None
+    key = (settings.llm_url, settings.llm_model, settings.generator, str(settings.model_cache_dir))
     with _generator_lock:
-        return _load_generator(settings.llm_url, settings.generator)
+        if key not in _loaded:
+            _loaded[key] = RemoteGenerator(settings) if settings.llm_url else LocalGenerator(settings.generator, settings)
+        return _loaded[key]

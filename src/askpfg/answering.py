@@ -230,7 +230,9 @@ def bounded_stream(generator: Generator, messages: list[ChatMessage], max_tokens
 def split_draft(draft: str) -> list[tuple[str, list[int]]]:
     """Drafted text -> [(sentence without markers, cited numbers)]."""
     out: list[tuple[str, list[int]]] = []
-    for piece in re.split(r"(?<=[.!?\]])\s+(?=[A-Z“\"(])", draft.strip()):
+    # a marker after the full stop ("... in May. [1] It ...") belongs to the sentence before it
+    draft = re.sub(r"([.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)", r"\2\1", " ".join(draft.split()))
+    for piece in (s.text for s in split_sentences(draft)):
         text = re.sub(r"([.!?])[.!?]+$", r"\1", _MARKER.sub("", piece).strip())  # "possible. [1]." -> "possible."
         if text:
             out.append((text, cited_numbers(piece)))
@@ -268,8 +270,15 @@ class Pipeline:
             inside = any(u.doc_id == wide.doc_id and u.sentence.start <= wide.sentence.start and wide.sentence.end <= u.sentence.end for u in usable)
             if not inside and not _INJECTION.search(wide.text):  # widened neighbours often coincide
                 usable.append(wide)
+        # evidence about what the question names: its paper names all of it, and the evidence itself
+        # (with its heading) enough of it ("Who chairs the Kinship Panel?" is not answered about a Group)
         names, thing = proper_names(question), asked_thing(question)
-        usable = [e for e in usable if self.retriever.names_in_document(names, e.doc_id)]
+        named = word_stems(" ".join(names))
+        usable = [
+            e for e in usable
+            if self.retriever.names_in_document(names, e.doc_id)
+            and len(named & word_stems(f"{e.text} {e.heading} {e.title}")) >= self.settings.name_share * len(named)
+        ]
         kind = answer_type(question)
         if kind:  # the fact asked for (a date, a number, a name) must be in the evidence that leads
             usable = [e for e in usable[:4] if has_answer_type(kind, e.text, question)] + usable[4:]

@@ -22,7 +22,6 @@ EMBED_METADATA = ("title", "heading")
 _HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.MULTILINE)
 _WEB = re.compile(r"(?:https?://|\bwww\.)\S+|\S+@\S+\.\w+|\S+\.(?:gov|org|com|co|ac|net|wales|cymru)(?:\.uk)?/\S*")
 _PHONE = re.compile(r"(?:\+44|\b0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}\b")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[”’\"]?\s+(?=[A-Z0-9“‘\"(£•-])|\n+")
 
 
 @dataclass(frozen=True)
@@ -48,28 +47,53 @@ def heading_at(text: str, position: int) -> str:
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Sentence]:
-    """Sentences of text[start:end] with absolute spans; headings and list items count as one each.
+    """The sentences overlapping text[start:end], whole, with their spans in the text: each line
+    (paragraph, list item) split by the Punkt tokenizer that llama-index's own splitter uses, and at
+    web addresses (which end a statement without a full stop). Headings and addresses are not sentences.
 
-    A regex, not a library: spans must index the exact stored text, which sentence tokenizers
-    that normalise whitespace do not guarantee.
+    >>> [s.text for s in split_sentences("Dr. Jones met the panel. It agreed.")]
+    ['Dr. Jones met the panel.', 'It agreed.']
     """
     end = len(text) if end is None else end
+    first = text.rfind("\n", 0, start) + 1
+    last = text.find("\n", end)
+    return [s for s in _sentences_of(text, first, len(text) if last < 0 else last) if s.start < end and s.end > start]
+
+
+def _sentences_of(text: str, start: int, end: int) -> list[Sentence]:
+    tokenizer = _punkt()
     sentences: list[Sentence] = []
-    cursor = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        sentences.extend(_trimmed(text, cursor, match.start()))
-        cursor = match.end()
-    sentences.extend(_trimmed(text, cursor, end))
+    for line in re.finditer(r"[^\n]+", text[start:end]):
+        offset = start + line.start()
+        body = line.group()
+        if body.lstrip().startswith("#") or body.strip() == "---":
+            continue
+        for a, b in tokenizer.span_tokenize(body):
+            cursor = a
+            for url in _WEB.finditer(body, a, b):
+                sentences.extend(_trimmed(text, offset + cursor, offset + url.start()))
+                cursor = url.end()  # a web address on its own is no sentence
+            sentences.extend(_trimmed(text, offset + cursor, offset + b))
     return sentences
+
+
+@lru_cache(maxsize=1)
+def _punkt():
+    """NLTK's Punkt model for English, from the data llama-index ships (no download)."""
+    from llama_index.core.utils import globals_helper
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    globals_helper.wait_for_nltk_check()  # points NLTK at llama-index's bundled data
+    return PunktTokenizer("english")
 
 
 def _trimmed(text: str, start: int, end: int) -> list[Sentence]:
     piece = text[start:end]
     stripped = piece.strip()
-    if len(stripped) < 3 or stripped.startswith("#") or stripped == "---":
+    if len(stripped) < 3:
         return []
     offset = start + (len(piece) - len(piece.lstrip()))
-    if stripped.startswith("- "):
+    if stripped.startswith(("- ", "• ")):
         stripped, offset = stripped[2:], offset + 2
     return [Sentence(stripped, offset, offset + len(stripped))]
 

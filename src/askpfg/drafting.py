@@ -43,7 +43,6 @@ _DATE_PATTERNS = (
     re.compile(r"\b(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})\b"),
 )
 _ITEM = re.compile(r"^\s*(?:\(?\d{1,2}[.)]|\(?[a-hj-z][.)]|\((?:i{1,3}|iv|v|vi{0,3}|ix|x)\)|[-•*–▪●])\s+", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.?!])[”’\"')]?\s+(?=[A-Z“‘\"(£0-9])")
 _DISCOURSE = re.compile(
     r"^(first(ly)?|second(ly)?|third(ly)?|fourth(ly)?|fifth(ly)?|next|then|also|further(more)?|additionally|"
     r"in addition|lastly|finally|moreover)\s*,?\s+",
@@ -206,7 +205,7 @@ def _headers(text: str) -> dict[str, str]:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(re.sub(r"\s+", " ", text).strip()) if s.strip()]
+    return [s.text for s in split_sentences(re.sub(r"\s+", " ", text).strip())]
 
 
 def _blocks(body: str) -> list[_Block]:

@@ -14,7 +14,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from llama_index.core import VectorStoreIndex
@@ -29,6 +28,7 @@ from askpfg.chunking import Sentence, heading_at, is_furniture, split_sentences
 from askpfg.corpus import KINDS, Document
 from askpfg.index import IndexStore
 from askpfg.models import embed_texts, get_embedder
+from askpfg.settings import Settings
 
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be been before being below between both
@@ -41,7 +41,6 @@ STOPWORDS = frozenset(
 )
 _BODIES = "Board|Group|Programme|Charter|Framework|Plan|Scheme|Fund|Summit|Project|Service|Bill|Review"
 _COUNT = r"(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|\w+ hundred)"
-RANKING_FILE = Path(__file__).with_name("ranking.json")
 _RARE_NAME_CHUNKS = 3  # a name written in more chunks than this is common enough for ranking to find
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
@@ -254,16 +253,16 @@ class Evidence:
 
 class RankingWeights(BaseModel):
     """How the ranking signals combine into a sentence's score: (dense * cosine + lexical * weighted
-    term overlap + typed if it holds the kind of fact asked for) * brevity. Fit by
-    `bench/fit_ranking.py` on questions the packaged generator wrote from the shipped papers."""
+    term overlap + typed if it holds the kind of fact asked for) * brevity. The settings hold them
+    (`ASKPFG_RANK_*`); `bench/fit_ranking.py` compares them with weights fit on generated questions."""
 
-    dense: float = 0.6
-    lexical: float = 0.4
+    dense: float = 0.4
+    lexical: float = 0.6
     typed: float = 0.08
 
     @classmethod
-    def load(cls, path: Path = RANKING_FILE) -> RankingWeights:
-        return cls.model_validate_json(path.read_text(encoding="utf-8")) if path.is_file() else cls()
+    def from_settings(cls, settings: Settings) -> RankingWeights:
+        return cls(dense=settings.rank_dense, lexical=settings.rank_lexical, typed=settings.rank_typed)
 
     def score(self, e: Evidence) -> float:
         return (self.dense * e.dense + self.lexical * e.lexical + self.typed * e.typed) * e.brevity
@@ -341,7 +340,7 @@ class Retriever:
 
     def __init__(self, store: IndexStore, weights: RankingWeights | None = None) -> None:
         self.store = store
-        self.weights = weights or RankingWeights.load()
+        self.weights = weights or RankingWeights.from_settings(store.settings)
         self._index: VectorStoreIndex | None = None
         self._lock = threading.Lock()
         self._version = ""

@@ -33,7 +33,7 @@ from askpfg.retrieval import (
     proper_names,
     word_stems,
 )
-from askpfg.schemas import Answer, AskError, Citation, Message, RefusalReason, Timings
+from askpfg.schemas import Answer, AskError, Citation, Message, RefusalReason, Timings, Trace, TraceDraft, TraceEvidence
 from askpfg.settings import Settings, get_settings
 from askpfg.welsh import DICTIONARY_FILE, gloss, load_dictionary, looks_welsh
 
@@ -305,6 +305,21 @@ class Pipeline:
             return [], "foreign_numbers"
         return chosen, None
 
+    def later_position(self, question: str, evidence: list[Evidence], filters: Filters | None) -> list[Evidence]:
+        """For a question about the current position: the evidence from papers dated after the newest
+        one chosen, when they answer too, first; then the earlier position, so the answer can say
+        what changed. A later short paper rarely outranks the longer older ones on its own."""
+        newest = max(dt.date.fromisoformat(e.date) for e in evidence)
+        filters = filters or Filters()
+        since = max(newest + dt.timedelta(days=1), filters.since or dt.date.min)
+        later = filters.model_copy(update={"since": since})
+        if later.until and later.since > later.until:
+            return evidence
+        found, _ = self.selection(question, self.retriever.retrieve(question, self.settings.retrieve_k, 12, later).evidence)
+        if not found:
+            return evidence
+        return found[: self.settings.evidence_k - 1] + [max(evidence, key=lambda e: e.date)]
+
     def _widened(self, evidence: Evidence) -> Evidence:
         wide = self.retriever.widen(evidence.doc_id, evidence.sentence)
         return replace(evidence, sentence=wide, core=evidence.sentence)
@@ -385,14 +400,15 @@ class Pipeline:
             ChatMessage("user", f"{numbered}\n\nQuestion: {question}"),
         ]
 
-    def verified_text(self, draft: str, question: str, evidence: list[Evidence]) -> str:
-        """Keep only drafted sentences the verifier accepts, each with its markers."""
-        kept = []
+    def verified_text(self, draft: str, question: str, evidence: list[Evidence]) -> tuple[str, list[TraceDraft]]:
+        """Keep only drafted sentences the verifier accepts, each with its markers; and every verdict."""
+        kept, verdicts = [], []
         for sentence, cited in split_draft(draft):
             check = support_for(sentence, cited, evidence, question)
+            verdicts.append(TraceDraft(sentence=sentence, cited=check.cited, kept=check.supported, reason=check.reason))
             if check.supported:
                 kept.append(f"{sentence.rstrip()} {''.join(f'[{n}]' for n in check.cited)}")
-        return " ".join(kept)
+        return " ".join(kept), verdicts
 
     # --- the entry points -----------------------------------------------------------------------
 
@@ -433,10 +449,13 @@ class Pipeline:
             yield from self._refusal(standalone, result.evidence, timings, started, "never_mentioned", never)
             return
         evidence, reason = self.selection(standalone, result.evidence)
+        if _LATEST.search(standalone) and evidence:
+            evidence = self.later_position(standalone, evidence, filters)
+        trace = self._trace(result.evidence, evidence)
         if not evidence:
             if not result.passages and filters is not None:
                 reason = "filters_exclude_all"
-            yield from self._refusal(standalone, result.evidence, timings, started, reason or "no_evidence")
+            yield from self._refusal(standalone, result.evidence, timings, started, reason or "no_evidence", trace=trace)
             return
 
         t = time.perf_counter()
@@ -454,10 +473,10 @@ class Pipeline:
                 draft = ""
             timings.generate = (time.perf_counter() - t) * 1000
             if "NOT COVERED" in draft and evidence[0].lexical < 0.75 and evidence[0].dense < self.settings.overrule_refusal_at:
-                yield from self._refusal(standalone, result.evidence, timings, started, "generator_declined")
+                yield from self._refusal(standalone, result.evidence, timings, started, "generator_declined", trace=trace)
                 return
             if "NOT COVERED" not in draft:
-                text = self.verified_text(draft, standalone, evidence)
+                text, trace.drafted = self.verified_text(draft, standalone, evidence)
                 mode = "generated" if text else mode
         if not text or ignores_best(text, evidence) or missing_key_facts(text, standalone, evidence[0]):
             quoted = self.extractive_text(standalone, evidence)
@@ -470,11 +489,11 @@ class Pipeline:
         text = _MARKER.sub(lambda m: " " + "".join(f"[{renumber[int(n)]}]" for n in m.group(1).split(",")), text)
         citations = [self.citation(renumber[old], evidence[old - 1]) for old in used]
         timings.total = (time.perf_counter() - started) * 1000
-        yield Answer(text=text.strip(), citations=citations, standalone_question=standalone, mode=mode, timings=timings)
+        yield Answer(text=text.strip(), citations=citations, standalone_question=standalone, mode=mode, timings=timings, trace=trace)
 
     def _refusal(
         self, standalone: str, nearest: list[Evidence], timings: Timings, started: float, reason: RefusalReason,
-        message: str = REFUSAL_TEXT,
+        message: str = REFUSAL_TEXT, trace: Trace | None = None,
     ) -> Iterator[str | Answer]:
         """The one place an answer is refused: 'The papers do not cover this' (or why askpfg cannot
         answer), with its reason and the nearest passages, one per document, listed but not asserted."""
@@ -485,7 +504,22 @@ class Pipeline:
         text = message + (" (the nearest passages are listed below, for reference only)." if sources else ".")
         yield "\n\n" + text
         timings.total = (time.perf_counter() - started) * 1000
-        yield Answer(text=text, refused=True, refusal_reason=reason, standalone_question=standalone, nearest_sources=sources, mode="refusal", timings=timings)
+        yield Answer(
+            text=text, refused=True, refusal_reason=reason, standalone_question=standalone, nearest_sources=sources,
+            mode="refusal", timings=timings, trace=trace or self._trace(nearest, []),
+        )
+
+    @staticmethod
+    def _trace(considered: list[Evidence], used: list[Evidence]) -> Trace:
+        """The evidence considered, each marked used when a chosen (possibly widened) piece holds it."""
+        def is_used(e: Evidence) -> bool:
+            return any(u.doc_id == e.doc_id and u.sentence.start <= e.sentence.start < u.sentence.end for u in used)
+
+        return Trace(considered=[
+            TraceEvidence(doc_id=e.doc_id, start=e.sentence.start, end=e.sentence.end, score=round(e.score, 4),
+                          dense=round(e.dense, 4), lexical=round(e.lexical, 4), typed=e.typed, used=is_used(e))
+            for e in considered[:8]
+        ])
 
     def answer(self, question: str, history: list[Message] | list[dict] | None = None, filters: Filters | None = None) -> Answer:
         """The answer to a question (with optional conversation history and filters)."""

@@ -64,6 +64,7 @@ class CaseResult(BaseModel):
     correct: bool
     citations: list[CitationResult]
     citations_correct: bool
+    lead_citation_correct: bool = False
     latency_ms: float
     mode: str
 
@@ -110,6 +111,7 @@ def score_case(case: Case, answer: Answer, pipeline: Pipeline, latency_ms: float
         correct=correct,
         citations=citations,
         citations_correct=all(c.doc_id in case.docs or c.source in case.docs for c in citations),
+        lead_citation_correct=bool(citations) and (citations[0].doc_id in case.docs or citations[0].source in case.docs),
         latency_ms=latency_ms,
         mode=answer.mode,
     )
@@ -136,6 +138,7 @@ class Summary:
         self.metrics = {
             "answer_accuracy": _pct(sum(x.correct for x in answerable), len(answerable)),
             "citation_accuracy": _pct(sum(x.citations_correct for x in answered if x.answerable), len([x for x in answered if x.answerable])),
+            "lead_citation_accuracy": _pct(sum(x.lead_citation_correct for x in answered if x.answerable), len([x for x in answered if x.answerable])),
             "quotes_verified": _pct(sum(c.verified for c in cites), len(cites)),
             "refused_unanswerable": _pct(sum(x.refused for x in unanswerable), len(unanswerable)),
             "false_refusals": _pct(sum(x.refused for x in answerable), len(answerable)),
@@ -154,7 +157,8 @@ class Summary:
         lines = [
             f"cases                      {len(self.results)}",
             f"answer accuracy            {fmt(m['answer_accuracy'])}",
-            f"citation accuracy          {fmt(m['citation_accuracy'])}",
+            f"citation accuracy          {fmt(m['citation_accuracy'])}   (every paper cited is one that answers)",
+            f"first citation right       {fmt(m['lead_citation_accuracy'])}   (a status answer also cites the earlier position)",
             f"quotes verified verbatim   {fmt(m['quotes_verified'])}",
             f"unanswerable refused       {fmt(m['refused_unanswerable'])}",
             f"false refusals             {fmt(m['false_refusals'])}",

@@ -43,6 +43,7 @@ _BODIES = "Board|Group|Programme|Charter|Framework|Plan|Scheme|Fund|Summit|Proje
 _COUNT = r"(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|\w+ hundred)"
 _RARE_NAME_CHUNKS = 3  # a name written in more chunks than this is common enough for ranking to find
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_CALENDAR = re.compile(rf"{_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Spring|Summer|Autumn|Winter")
 ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "money": (
         re.compile(
@@ -299,8 +300,9 @@ def asked_thing(question: str) -> str | None:
 
 
 def proper_names(question: str) -> set[str]:
-    """The capitalised words a question uses past its first word: the names of what it asks about."""
-    return {w for w in _NAME_WORD.findall(question) if w.lower() not in STOPWORDS}
+    """The capitalised words a question uses past its first word, months and days aside: the names
+    of what it asks about."""
+    return {w for w in _NAME_WORD.findall(question) if w.lower() not in STOPWORDS and not _CALENDAR.fullmatch(w)}
 
 
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:,?\s+(?:(?:and|of|for|the|&|in|on)\s+)?[A-Z][\w'’-]*)+")

@@ -45,6 +45,35 @@ class Timings(BaseModel):
     total: float = 0.0
 
 
+class TraceEvidence(BaseModel):
+    """One sentence the answer considered: where it is, how it scored, whether it was used."""
+
+    doc_id: str
+    start: int
+    end: int
+    score: float
+    dense: float
+    lexical: float
+    typed: bool
+    used: bool
+
+
+class TraceDraft(BaseModel):
+    """One sentence the generator drafted and the verifier's verdict on it."""
+
+    sentence: str
+    cited: list[int]
+    kept: bool
+    reason: str = ""
+
+
+class Trace(BaseModel):
+    """How an answer was reached: the evidence considered, and each drafted sentence kept or dropped."""
+
+    considered: list[TraceEvidence] = []
+    drafted: list[TraceDraft] = []
+
+
 RefusalReason = Literal[
     "no_evidence", "never_mentioned", "wrong_kind_of_fact", "foreign_numbers", "generator_declined",
     "filters_exclude_all", "welsh_unavailable",
@@ -62,6 +91,7 @@ class Answer(BaseModel):
     nearest_sources: list[Citation] = []
     mode: Literal["generated", "extractive", "refusal"] = "extractive"
     timings: Timings = Timings()
+    trace: Trace = Trace()
 
 
 class AskRequest(BaseModel):

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from askpfg import answering
-from askpfg.answering import Pipeline, quote_is_verbatim, verify_sentence
+from askpfg.answering import Pipeline
+from askpfg.verify import quote_is_verbatim, verify_sentence
 from askpfg.chunking import Sentence
 from askpfg.conversation import acceptable_rewrite, rule_condense
 from askpfg.corpus import load_corpus
 from askpfg.index import IndexStore, ingest_paths
-from askpfg.retrieval import Evidence, Filters, answer_type, asked_thing, has_answer_type
+from askpfg.question import answer_type, asked_thing, has_answer_type
+from askpfg.retrieval import Evidence, Filters
 from askpfg.schemas import Answer, AskError, Message
 from askpfg.settings import Settings
 
@@ -177,11 +179,6 @@ def test_the_verifier_rejects_an_answer_to_a_when_question_that_gives_no_date(pi
     assert not check.supported and "date" in check.reason
 
 
-def test_who_chairs_a_body_the_papers_name_no_chair_for_is_refused(pipeline: Pipeline):
-    answer = pipeline.answer("Who chairs the Corporate Parenting Implementation Group?")
-    assert answer.refused and answer.citations == []
-
-
 def test_a_question_naming_something_the_papers_never_mention_is_refused_naming_it(pipeline: Pipeline):
     answer = pipeline.answer("On what date did the Social Care Bill to eliminate profit receive Royal Assent?")
     assert answer.refused and answer.citations == []
@@ -267,19 +264,9 @@ def test_the_thing_a_which_question_asks_for_is_recognised():
             id="evidence mentioning what a which-question asks for leads",
         ),
         pytest.param(
-            "Funding for parental advocacy was agreed from April 2022. When did the national roll-out of parental advocacy commence?",
-            "April 2023",
-            id="a status the question gives is not taken for the answer",
-        ),
-        pytest.param(
             "What is the Reflect project designed to do?",
             "repeat pregnancies",
             id="a project named once inside a long paragraph is found by its name",
-        ),
-        pytest.param(
-            "Which subgroups have been set up under workstream 3 of the Eliminate Programme Board?",
-            "business structures",
-            id="what a which-question asks for outranks the names around it",
         ),
     ],
 )

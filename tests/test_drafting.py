@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from askpfg import api, drafting
-from askpfg.answering import Pipeline, quote_is_verbatim
+from askpfg.answering import Pipeline
+from askpfg.verify import quote_is_verbatim
 from askpfg.cli import cmd_draft
 from askpfg.drafting import (
     DraftReply,

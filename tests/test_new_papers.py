@@ -15,7 +15,8 @@ from askpfg.answering import Pipeline
 from askpfg.chunking import is_furniture
 from askpfg.corpus import load_corpus
 from askpfg.index import IndexStore, ingest_paths
-from askpfg.retrieval import Filters, RankingWeights, answer_type, initialisms
+from askpfg.question import answer_type, initialisms
+from askpfg.retrieval import Filters, RankingWeights
 from askpfg.settings import Settings
 
 LONG_PARAGRAPH = (
@@ -24,7 +25,8 @@ LONG_PARAGRAPH = (
     "The Kinship Care Review Panel brings together local authorities, the third sector and carers. "
     "It met for the first time on 14 January 2026 in Llandrindod Wells. "
     "Its members will advise Ministers on the support offered to kinship carers over the coming year. "
-    "We will publish a summary of its discussions after each meeting."
+    "We will publish a summary of its discussions after each meeting. "
+    "Funding for a Kinship Helpline was agreed in May 2025, and the helpline opened to callers on 6 October 2025."
 )
 OLDER = "The Kinship Allowance Scheme will open to applications during 2026, subject to the outcome of the consultation."
 NEWER = "The Kinship Allowance Scheme opened to applications on 3 February 2026, and 410 families have applied so far."
@@ -75,6 +77,16 @@ def test_a_status_question_leads_with_the_newest_paper_and_says_what_came_before
     assert answer.citations[0].doc_id.endswith("kinship-allowance-update"), answer.text
     assert "410 families" in answer.text.split("\n\n")[0]
     assert "Earlier" in answer.text and "subject to the outcome of the consultation" in answer.text
+
+
+def test_who_chairs_a_body_the_papers_name_no_chair_for_is_refused(grown: Pipeline):
+    answer = grown.answer("Who chairs the Kinship Care Review Panel?")
+    assert answer.refused and answer.citations == [], answer.text
+
+
+def test_a_date_the_question_gives_is_not_taken_for_the_answer(grown: Pipeline):
+    answer = grown.answer("Funding for the Kinship Helpline was agreed in May 2025. When did the helpline open to callers?")
+    assert "6 October 2025" in answer.text, answer.text
 
 
 def test_a_name_written_in_another_form_is_not_taken_for_one_the_papers_never_mention(grown: Pipeline):

@@ -11,8 +11,8 @@ import time
 
 from pydantic import TypeAdapter, ValidationError
 
-from askpfg.models import ChatMessage, Generator
-from askpfg.retrieval import content_stems
+from askpfg.models import ChatMessage, Generator, bounded_stream
+from askpfg.question import content_stems
 from askpfg.schemas import AskError, Message
 from askpfg.settings import Settings
 
@@ -99,7 +99,6 @@ def condense_question(question: str, history: list[Message], generator: Generato
         ChatMessage("user", f"Conversation:\n{transcript}\n\nLast question: {question}\nRewritten question:"),
     ]
     try:
-        from askpfg.answering import bounded_stream
 
         rewritten = "".join(bounded_stream(generator, messages, 60, time.monotonic() + 6)).strip().strip('"').splitlines()[0]
     except Exception:  # model failed or timed out: the rule's answer stands

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from askpfg.answering import Pipeline, normalise_ws, quote_is_verbatim
+from askpfg.answering import Pipeline
+from askpfg.verify import normalise_ws, quote_is_verbatim
 from askpfg.corpus import SUPPORTED_SUFFIXES
 from askpfg.drafting import (
     DraftSection,
@@ -386,7 +387,7 @@ def pipeline_with_docs(folder: Path | None) -> Iterator[Pipeline]:
     """The shared pipeline, or, given a folder of extra papers, a pipeline over a temporary index of
     `corpus/` plus those papers, ingested as `askpfg ingest` would (the user's index is never touched)."""
     from askpfg.answering import get_pipeline
-    from askpfg.index import IndexStore, ingest_paths
+    from askpfg.index import ingest_paths
     from askpfg.settings import get_settings
 
     if folder is None:

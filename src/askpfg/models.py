@@ -11,6 +11,7 @@ import importlib.resources
 import importlib.util
 import json
 import os
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -218,6 +219,31 @@ class RemoteGenerator:
                 delta = json.loads(line[5:])["choices"][0].get("delta", {}).get("content")
                 if delta:
                     yield delta
+
+
+def bounded_stream(generator: Generator, messages: list[ChatMessage], max_tokens: int, deadline: float) -> Iterator[str]:
+    """The generator's deltas, but never past the deadline, even if the generator itself hangs.
+
+    The generator runs in a daemon thread feeding a queue; waiting on the queue is bounded.
+    """
+    out: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for delta in generator.stream(messages, max_tokens, deadline):
+                out.put(delta)
+            out.put(None)
+        except BaseException as exc:  # handed to the consumer, which falls back
+            out.put(exc)
+
+    threading.Thread(target=pump, daemon=True).start()
+    while True:
+        item = out.get(timeout=max(0.01, deadline - time.monotonic()))
+        if item is None:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 _generator_lock = threading.Lock()

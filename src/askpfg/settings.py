@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     rank_dense: float = Field(0.4, description="weight of a sentence's embedding similarity to the question")
     rank_lexical: float = Field(0.6, description="weight of its share of the question's words, rarer words counting more")
     rank_typed: float = Field(0.08, description="bonus when it holds the kind of fact asked for (a date for 'when')")
-    name_share: float = Field(0.25, description="share of the names a question uses that its evidence (with heading and title) must write")
+    name_share: float = Field(0.5, description="share of the names a question uses that its evidence (with heading and title) must write")
     retrieve_k: int = 8
     evidence_k: int = 4
     refusal_threshold: float = 0.36

@@ -14,7 +14,8 @@ import gradio as gr
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from askpfg.answering import KIND_NAMES, Pipeline, format_date, normalise_ws
+from askpfg.answering import Pipeline
+from askpfg.verify import KIND_NAMES, format_date, normalise_ws
 from askpfg.corpus import KINDS
 from askpfg.drafting import (
     DraftReply,

@@ -1,0 +1,195 @@
+"""Question analysis: what a question asks for and about, read from its words.
+
+The kind of fact asked for (a date for "when", a sum for "how much funding", a person for "who"),
+the names it uses, the thing a "which X" question asks for, the noun a "how many" question counts.
+The patterns state general English and question-answering knowledge; the place names, kinds of
+body and roles of Welsh public administration come from `corpus/profile.yaml`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+PROFILE_FILE = Path(__file__).resolve().parents[2] / "corpus" / "profile.yaml"
+
+
+@lru_cache(maxsize=1)
+def profile() -> dict[str, list[str]]:
+    """The domain profile: places, kinds of body, roles and generic names (read once)."""
+    return yaml.safe_load(PROFILE_FILE.read_text(encoding="utf-8"))
+
+
+def _alternatives(names: list[str]) -> str:
+    """Names as one regex alternation; words of a name may be joined by spaces or hyphens."""
+    return "|".join(r"[\s-]+".join(map(re.escape, n.split())) for n in sorted(names, key=len, reverse=True))
+
+
+STOPWORDS = frozenset(
+    """a about above after again all also am an and any are as at be been before being below between both
+    but by can could did do does doing down during each few for from further had has have having he her here
+    hers him his how i if in into is it its itself just me more most my no nor not now of off on once only or
+    other our out over own same she should so some such than that the their theirs them then there these they
+    this those through to too under until up very was we were what when where which while who whom why will
+    with would you your yours tell give say said does did papers paper letter many much exactly date day
+    anything""".split()
+) | {w.lower() for w in profile()["generic_names"]}
+_BODIES = _alternatives(profile()["bodies"])
+_COUNT = r"(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|\w+ hundred)"
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_CALENDAR = re.compile(rf"{_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Spring|Summer|Autumn|Winter")
+ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
+    "money": (
+        re.compile(
+            r"\bhow much (\w+ )*?(money|funding)\b|\bhow much (does|did|do|will|has|have|had|was|were|is)\b.{0,80}?"
+            r"\b(cost|fund(ed|ing)?|invest(ed)?|allocated|receive[sd]?|paid|pay|spen(d|t|ding)|provided?|give|gave|assign(ed)?)\b"
+            r"|\bwhat (\w+ )?(rate|amount|budget|tariff|allowance)\b|\b(weekly|monthly|annual) rate\b|\bwhat did\b.{0,80}?\bcost\b",
+            re.I,
+        ),
+        re.compile(r"£\s?\d|\b\d[\d,.]*\s?(million|billion|bn|m|k)\b|\bpounds\b", re.I),
+    ),
+    "number": (
+        re.compile(r"\b(how (many|much)|what (proportion|percentage|rate|amount|budget|tariff)|number of|cost)\b", re.I),
+        # A quantity, not a year or a day of the month.
+        re.compile(
+            rf"£|\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b(?!(?:st|nd|rd|th)?\s+(?:{_MONTHS}))"
+            r"|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|hundred|million)\b",
+            re.I,
+        ),
+    ),
+    "date": (
+        re.compile(r"(?:^|[.!?]\s+)(when|since when|by when)\b|\bwhat (date|year|month)\b|\bby what date\b", re.I),
+        re.compile(rf"\b((?-i:{_MONTHS})|Spring|Summer|Autumn|Winter|(19|20)\d\d)\b|\b\d{{1,2}}(st|nd|rd|th)\b", re.I),
+    ),
+    "chair": (
+        re.compile(r"\bwho (chairs|chaired|leads|led|heads|headed)\b", re.I),
+        re.compile(r"\b(chair(s|ed|ing|man|woman|person)?|led by|leads?|head(ed|s)? by)\b", re.I),
+    ),
+    "locality": (
+        re.compile(r"\bwhich (\w+ )?(local authorit(y|ies)|councils?|regions?|towns?|cit(y|ies)|count(y|ies))\b", re.I),
+        re.compile(rf"\b({_alternatives(profile()['places'])})\b"),  # the profile's authorities, regions, towns
+    ),
+    "place": (
+        re.compile(r"(?:^|[.!?]\s+)where\b", re.I),
+        # a place's or a document's name: a capitalised word past a sentence's start that is no generic name
+        re.compile(rf"(?<![.!?]\s)(?<!^)\b(?!(?:{_alternatives(profile()['generic_names'])})\b)[A-Z][a-z]{{2,}}\b"),
+    ),
+    "person": (
+        re.compile(r"(?:^|[.!?]\s+)who\b|\bwho (is|was)\b|\bwhich (\w+ )?(figure|person|individual|official)\b", re.I),
+        # A name ("Albert Heaney", "Family Justice Network") or a role; a body ("Implementation Group") is no answer.
+        re.compile(
+            rf"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+ (?!(?:{_BODIES})\b)[A-Z][a-z]+\b"
+            rf"|\b({_alternatives(profile()['roles'])})\b"
+        ),
+    ),
+}
+
+
+_UNTYPED = re.compile(r"\b(why|how)\b(?!\s+(many|much|long|often|old)\b)", re.I)
+
+
+def answer_type(question: str) -> str | None:
+    """What kind of fact the question asks for (money, number, date, person, ...), if it says; the
+    question word that comes first decides ("Who is working on ... how many children ...?" asks for a person)."""
+    found = [(m.start(), name) for name, (asks, _) in ANSWER_TYPES.items() if (m := asks.search(question))]
+    untyped = _UNTYPED.search(question)  # "Why could it not say which councils ...?" asks for a reason
+    if untyped:
+        found.append((untyped.start(), None))
+    return min(found, key=lambda f: f[0])[1] if found else None
+
+
+def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
+    """Whether a sentence contains the kind of fact asked for; for a person, one the question does not name."""
+    if kind is None:
+        return True
+    if kind == "chair":  # a chair's or leader's name, said to chair or lead
+        return bool(ANSWER_TYPES["chair"][1].search(text)) and has_answer_type("person", text, question)
+    if kind in ("person", "place", "locality"):
+        asked = set(re.findall(r"[a-z]+", question.lower()))
+        text = re.sub(r"\b[A-Z][a-z]+\b", lambda m: "x" if m.group(0).lower() in asked else m.group(0), text)
+    else:  # "Funding was agreed from April 2022. When did roll-out commence?": April 2022 is no answer
+        given = {m.group(0) for m in ANSWER_TYPES[kind][1].finditer(question)}
+        text = ANSWER_TYPES[kind][1].sub(lambda m: "x" if m.group(0) in given else m.group(0), text)
+    counted = counted_noun(question) if kind == "number" else None
+    if counted:  # "How many foster carers ...?" needs "N foster carers", not "22 local authorities"
+        return bool(re.search(rf"\b{_COUNT}\s+(\S+\s+){{0,3}}?{counted}", text, re.I))
+    return bool(ANSWER_TYPES[kind][1].search(text))
+
+
+def counted_noun(question: str) -> str | None:
+    """The stem of what a "how many" question counts: "How many new standards of practice" -> "standard"."""
+    match = re.search(r"\bhow many ((?:[\w-]+ ?){1,2})", question, re.I)
+    if not match:
+        return None
+    words = []
+    for word in match.group(1).lower().split():
+        if word in STOPWORDS:
+            break
+        words.append(word)
+    plural = [w for w in words if w.endswith("s") or w in ("children", "people", "staff")]
+    head = plural[-1] if plural else words[0] if words else ""
+    return _stemmer().stemWord(head) if head else None
+
+
+ANAPHOR = re.compile(r"^(It|Its|This|These|They|Their|Them|He|She|His|Her|Those|Such)\b")  # a sentence leaning on the one before
+NAME_WORD = re.compile(r"(?<=[\w,][ '’(])[A-Z][A-Za-z+]+")
+_ASKED_THING = re.compile(
+    r"\b(?:which|what)\s+(?!(?:the|a|an|is|are|was|were|will|would|did|does|do|has|have|had|can|could|should)\b)"
+    r"((?:[\w-]+\s+){0,3}?)([a-z][\w-]+)\s+(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|from|of|for|in|on|under|to|that|per)\b",
+    re.I,
+)
+# Things too vague to look for ("What help is funded ..."), and kinds of named thing whose answer is
+# a name rather than the word ("What body ..." -> "Director's Board").
+_VAGUE_THINGS = frozenset(
+    "help support work action step progress way thing kind type role differ chang bodi organis organ group person figur individu agenc chariti".split()
+)
+
+
+def asked_thing(question: str) -> str | None:
+    """The stem of the thing a 'which/what X ...' question asks for ("Which subgroups have ..." -> 'subgroup')."""
+    match = _ASKED_THING.search(question)
+    stems = content_stems(match.group(2)) - _VAGUE_THINGS if match else set()
+    return next(iter(stems), None)
+
+
+def proper_names(question: str) -> set[str]:
+    """The capitalised words a question uses past its first word, months and days aside: the names
+    of what it asks about."""
+    return {w for w in NAME_WORD.findall(question) if w.lower() not in STOPWORDS and not _CALENDAR.fullmatch(w)}
+
+
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:,?\s+(?:(?:and|of|for|the|&|in|on)\s+)?[A-Z][\w'’-]*)+")
+
+
+def initialisms(text: str) -> set[str]:
+    """The initials of each run of capitalised words, lower-cased: "Children, Young People and
+    Education Committee" -> 'cypec' (an acronym is any stretch of them)."""
+    return {"".join(w[0] for w in re.findall(r"[A-Z][\w'’-]*", run)).lower() for run in _CAPITALISED_RUN.findall(text)}
+
+
+def word_stems(text: str) -> set[str]:
+    """The stems of every word of a text, lower-cased, hyphenated words taken apart ("Foster-Wales" ->
+    {'foster', 'wale'})."""
+    return set(_stemmer().stemWords(re.findall(r"[a-z]+", text.lower())))
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def content_stems(text: str) -> set[str]:
+    """Stemmed content words (and numbers) of a text."""
+    words: list[str] = []
+    for word in re.findall(r"[A-Za-z][A-Za-z'’-]*|\d+(?:\.\d+)?", text.lower()):
+        word = word.strip("'’-")
+        parts = [word.replace("-", ""), *word.split("-")] if "-" in word else [word]
+        words += [w for w in parts if w not in STOPWORDS and len(w) > 1]
+    return set(_stemmer().stemWords(words))
+
+

@@ -1,0 +1,127 @@
+"""Verification stage: what a drafted sentence may say, checked by code against the evidence it cites.
+
+The one verifier, used by answering and drafting: a sentence is kept only when its numbers occur in
+the cited evidence as whole numbers, its names and most of its content words are there too, it adds
+to the question, and it gives the kind of fact the question asks for. Every quote is checked against
+the stored text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from askpfg.question import answer_type, asked_thing, content_stems, has_answer_type
+from askpfg.retrieval import Evidence
+
+KIND_NAMES = {"letter": "letter", "bulletin": "bulletin", "board-summary": "Programme Board summary", "document": "document"}
+_NUMBER = re.compile(r"£?\d[\d,.]*\s?(?:m|million|bn|billion|k)?\b")
+
+
+def format_date(iso: str) -> str:
+    """'2022-07-22' -> '22 July 2022'."""
+    date = dt.date.fromisoformat(iso)
+    return f"{date.day} {date:%B %Y}"
+
+
+def source_phrase(evidence: Evidence) -> str:
+    """How an answer names its source in time: 'the letter of 22 July 2022'."""
+    kind = KIND_NAMES.get(evidence.kind, "document")
+    if evidence.kind == "bulletin":
+        return f"the {kind} of {dt.date.fromisoformat(evidence.date):%B %Y}"
+    return f"the {kind} of {format_date(evidence.date)}"
+
+
+def normalise_ws(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def quote_is_verbatim(quote: str, document_text: str) -> bool:
+    """The check every citation passes: its quote occurs in the stored text (whitespace-normalised)."""
+    return bool(quote.strip()) and normalise_ws(quote) in normalise_ws(document_text)
+
+
+@dataclass
+class DraftCheck:
+    """The verifier's verdict on one drafted sentence."""
+
+    sentence: str
+    cited: list[int]
+    supported: bool
+    reason: str = ""
+
+
+def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], question: str) -> DraftCheck:
+    """A sentence is supported when its numbers and most content words occur in the evidence it cites."""
+    if not cited or any(n < 1 or n > len(evidence) for n in cited):
+        return DraftCheck(sentence, cited, False, "no valid citation")
+    if len(sentence.split()) < 5 or not sentence[:1].isalnum():
+        return DraftCheck(sentence, cited, False, "not a full sentence")
+    support = " ".join(
+        f"{evidence[n - 1].text} {evidence[n - 1].heading} {evidence[n - 1].title} {format_date(evidence[n - 1].date)} "
+        f"{source_phrase(evidence[n - 1])}"
+        for n in cited
+    )
+    support_norm = support.replace(",", "").lower()
+    for number in _NUMBER.findall(sentence):
+        digits = re.sub(r"[^\d.]", "", number.replace(",", "")).rstrip(".")
+        # whole numbers only: "1" must not pass because the evidence says "2021"
+        if digits and not re.search(rf"(?<![\d.]){re.escape(digits)}(?![\d]|\.\d)", support_norm):
+            return DraftCheck(sentence, cited, False, f"number '{number.strip()}' not in cited evidence")
+    known = content_stems(support)
+    unnamed = content_stems(" ".join(re.findall(r"(?<=\w )[A-Z][a-z]+", sentence))) - known
+    if unnamed:
+        return DraftCheck(sentence, cited, False, f"names not in cited evidence: {', '.join(sorted(unnamed))}")
+    words = content_stems(sentence)
+    if not words:
+        return DraftCheck(sentence, cited, False, "no content")
+    if not words - content_stems(question):
+        return DraftCheck(sentence, cited, False, "only restates the question")
+    kind = answer_type(question)
+    if kind in ("date", "money", "number", "place", "locality") and not has_answer_type(kind, sentence, question):
+        return DraftCheck(sentence, cited, False, f"does not give the {kind} asked for")
+    thing = asked_thing(question)
+    if thing in words and thing not in known:  # "What survey ...?": the survey must be in what it cites
+        return DraftCheck(sentence, cited, False, f"the {thing} asked about is not in cited evidence")
+    missing = words - known
+    if len(missing) / len(words) > 0.25:
+        return DraftCheck(sentence, cited, False, f"unsupported words: {', '.join(sorted(missing))}")
+    return DraftCheck(sentence, cited, True)
+
+
+def foreign_numbers(question: str, evidence: list[Evidence]) -> set[str]:
+    """Years and amounts the question names that no evidence mentions (nor dates): then the evidence is
+    about something else ("the budget in 2025/26" answered from a 2022/2025 budget). Not used for
+    questions about change, which name the earlier position on purpose."""
+    said = " ".join(f"{e.text} {e.title} {e.date} {format_date(e.date)}" for e in evidence)
+    named = re.findall(r"(?<![\d,.])(?:\d{3,}(?:[./–-]\d+)?|\d+[./]\d+)", question)  # 2025/26 and 2024-25 are one year each
+    return {n for n in named if not re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", said)}
+
+
+def support_for(sentence: str, cited: list[int], evidence: list[Evidence], question: str) -> DraftCheck:
+    """The sentence checked against the evidence it cites or, failing that, each other evidence item.
+
+    Small models often number their citations wrongly; the citation that counts is the passage code
+    finds that supports the sentence.
+    """
+    check = verify_sentence(sentence, cited, evidence, question)
+    if check.supported:
+        return check
+    for n in range(1, len(evidence) + 1):
+        if [n] != cited:
+            alternative = verify_sentence(sentence, [n], evidence, question)
+            if alternative.supported:
+                return alternative
+    return check
+
+
+def missing_key_facts(text: str, question: str, evidence: Evidence) -> bool:
+    """Whether a drafted answer dropped the best evidence's numbers or names, or those of its section
+    heading when that is what the question asks about (then the quote is added)."""
+    keys = set(re.findall(r"£?\d[\d,.]*\w*", evidence.text))
+    named = evidence.text + (f" {evidence.heading}" if content_stems(evidence.heading) & content_stems(question) else "")
+    keys |= {w for w in re.findall(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]{2,}\b", named) if w.lower() not in question.lower()}
+    return any(k not in text for k in keys)
+
+

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from askpfg.answering import get_pipeline
-from askpfg.conversation import rule_condense, needs_condensing
+from askpfg.conversation import needs_condensing, rule_condense
 from askpfg.evals import load_cases, matches
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from askpfg import answering
 from askpfg.answering import Pipeline
-from askpfg.verify import quote_is_verbatim, verify_sentence
 from askpfg.chunking import Sentence
 from askpfg.conversation import acceptable_rewrite, rule_condense
 from askpfg.corpus import load_corpus
@@ -19,6 +18,7 @@ from askpfg.question import answer_type, asked_thing, has_answer_type
 from askpfg.retrieval import Evidence, Filters
 from askpfg.schemas import Answer, AskError, Message
 from askpfg.settings import Settings
+from askpfg.verify import quote_is_verbatim, verify_sentence
 
 
 def _assert_grounded(answer: Answer, pipeline: Pipeline) -> None:

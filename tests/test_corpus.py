@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from askpfg.corpus import (
-    KINDS,
     FURNITURE_PATTERNS,
+    KINDS,
     LigatureRepairer,
     build_corpus,
     load_corpus,

@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 
 from askpfg import api, drafting
 from askpfg.answering import Pipeline
-from askpfg.verify import quote_is_verbatim
 from askpfg.cli import cmd_draft
 from askpfg.drafting import (
     DraftReply,
@@ -29,6 +28,7 @@ from askpfg.drafting import (
 )
 from askpfg.evals import LetterResult, LettersReport, match_points
 from askpfg.settings import Settings
+from askpfg.verify import quote_is_verbatim
 
 LETTERS = Path(__file__).resolve().parents[1] / "evals" / "letters"
 ANSWERABLE = "How much did Regional Partnership Boards assign through the Regional Integration Fund in 2022/23, and to how many projects?"

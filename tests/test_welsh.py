@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from askpfg.settings import get_settings
-from askpfg.welsh import DICTIONARY_FILE, DictionaryError, gloss, install_dictionary, load_dictionary, looks_welsh
+from askpfg.welsh import (
+    DICTIONARY_FILE,
+    DictionaryError,
+    gloss,
+    install_dictionary,
+    load_dictionary,
+    looks_welsh,
+)
 
 
 @pytest.fixture(scope="module")

@@ -7,32 +7,34 @@ are found in the cited evidence. If nothing survives, the answer is the evidence
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 
 from pydantic import ValidationError
 
+from askpfg.chunking import split_sentences
 from askpfg.conversation import condense_question, parse_history
+from askpfg.evidence import LATEST, EvidenceSelector
 from askpfg.index import IndexStore, build_index
 from askpfg.models import ChatMessage, Generator, bounded_stream, get_generator
-from askpfg.chunking import Sentence, split_sentences
 from askpfg.question import (
-    ANAPHOR,
-    answer_type,
-    asked_thing,
     content_stems,
-    has_answer_type,
-    proper_names,
-    word_stems,
 )
 from askpfg.retrieval import Evidence, Filters, Retriever
-from askpfg.schemas import Answer, AskError, Citation, Message, RefusalReason, Timings, Trace, TraceDraft, TraceEvidence
+from askpfg.schemas import (
+    Answer,
+    AskError,
+    Citation,
+    Message,
+    RefusalReason,
+    Timings,
+    Trace,
+    TraceDraft,
+    TraceEvidence,
+)
 from askpfg.settings import Settings, get_settings
 from askpfg.verify import (
-    foreign_numbers,
     missing_key_facts,
     quote_is_verbatim,
     source_phrase,
@@ -47,15 +49,6 @@ WELSH_TEXT = (
     "Cymraeg yma eto: gofynnwch yn Saesneg, os gwelwch yn dda)"
 )
 WELSH_NOTE = "Atebir yn Saesneg, o'r papurau Saesneg. Answered in English, from the English papers; your question was read as: “{}”"
-_LATEST = re.compile(
-    r"\b(latest|current(ly)?|now|still|status|so far|most recent|chang\w*|yet|today|actually|originally|"
-    r"eventually|updated?|as of|by (19|20)\d\d)\b",
-    re.I,
-)
-_INJECTION = re.compile(
-    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|rules)\b|\bsystem prompt\b|\byou (must|should) (now )?(reply|answer|say|respond)\b",
-    re.I,
-)
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _RUNAWAY = re.compile(r"(\[\d+\]\s*){4,}")
 SYSTEM_PROMPT = (
@@ -119,6 +112,7 @@ class Pipeline:
             build_index(self.store)
         self.store.add_missing_sentences()  # an index built before sentences were stored
         self.retriever = Retriever(self.store)
+        self.evidence = EvidenceSelector(self.settings, self.retriever)
 
     @property
     def generator(self) -> Generator | None:
@@ -128,71 +122,6 @@ class Pipeline:
 
     def validate_question(self, question: object) -> str:
         return validate_question(question, self.settings)
-
-    # --- evidence -------------------------------------------------------------------------------
-
-    def selection(self, question: str, evidence: list[Evidence]) -> tuple[list[Evidence], RefusalReason | None]:
-        """The evidence worth citing, or none and why: no close evidence, none holding the kind of fact
-        asked for, or years and amounts the question names that no evidence mentions. Near the best score;
-        newest first when the question asks for the latest."""
-        usable: list[Evidence] = []
-        for wide in (self._widened(e) for e in evidence[:8]):
-            inside = any(u.doc_id == wide.doc_id and u.sentence.start <= wide.sentence.start and wide.sentence.end <= u.sentence.end for u in usable)
-            if not inside and not _INJECTION.search(wide.text):  # widened neighbours often coincide
-                usable.append(wide)
-        # evidence about what the question names: its paper names all of it, and the evidence itself
-        # (with its heading) enough of it ("Who chairs the Kinship Panel?" is not answered about a Group)
-        names, thing = proper_names(question), asked_thing(question)
-        named = word_stems(" ".join(names))
-        usable = [
-            e for e in usable
-            if self.retriever.names_in_document(names, e.doc_id)
-            and len(named & word_stems(f"{e.text} {e.heading} {e.title}")) >= self.settings.name_share * len(named)
-        ]
-        kind = answer_type(question)
-        if kind:  # the fact asked for (a date, a number, a name) must be in the evidence that leads
-            usable = [e for e in usable[:4] if has_answer_type(kind, e.text, question)] + usable[4:]
-
-        def off_topic(e: Evidence) -> tuple[bool, bool]:
-            # evidence mentioning what the question asks for ("Which subgroups ...") goes first, then
-            # evidence about what it names ("Ministerial Oversight Board", not its namesake "Oversight Board")
-            said = f"{e.text} {e.heading} {e.title}"
-            return bool(thing) and thing not in content_stems(said), not word_stems(" ".join(names)) <= word_stems(said)
-
-        usable[:4] = sorted(usable[:4], key=off_topic)
-        if not usable or usable[0].score < self.settings.refusal_threshold:
-            return [], "no_evidence"
-        if not has_answer_type(kind, usable[0].text, question):
-            return [], "wrong_kind_of_fact"
-        best = usable[0].score
-        floor = max(self.settings.refusal_threshold, best - 0.12)
-        chosen = [e for e in usable if e.score >= floor]
-        if _LATEST.search(question):
-            older = [e for e in usable if e.date < chosen[0].date and e.score >= max(floor - 0.08, self.settings.refusal_threshold)]
-            chosen = chosen[: self.settings.evidence_k - 1] + ([older[0]] if older and older[0] not in chosen else [])
-        chosen = chosen[: self.settings.evidence_k]
-        if not _LATEST.search(question) and foreign_numbers(question, chosen):
-            return [], "foreign_numbers"
-        return chosen, None
-
-    def later_position(self, question: str, evidence: list[Evidence], filters: Filters | None) -> list[Evidence]:
-        """For a question about the current position: the evidence from papers dated after the newest
-        one chosen, when they answer too, first; then the earlier position, so the answer can say
-        what changed. A later short paper rarely outranks the longer older ones on its own."""
-        newest = max(dt.date.fromisoformat(e.date) for e in evidence)
-        filters = filters or Filters()
-        since = max(newest + dt.timedelta(days=1), filters.since or dt.date.min)
-        later = filters.model_copy(update={"since": since})
-        if later.until and later.since > later.until:
-            return evidence
-        found, _ = self.selection(question, self.retriever.retrieve(question, self.settings.retrieve_k, 12, later).evidence)
-        if not found:
-            return evidence
-        return found[: self.settings.evidence_k - 1] + [max(evidence, key=lambda e: e.date)]
-
-    def _widened(self, evidence: Evidence) -> Evidence:
-        wide = self.retriever.widen(evidence.doc_id, evidence.sentence)
-        return replace(evidence, sentence=wide, core=evidence.sentence)
 
     def citation(self, n: int, evidence: Evidence) -> Citation:
         doc = self.retriever.document(evidence.doc_id)
@@ -218,7 +147,7 @@ class Pipeline:
         """The evidence itself, quoted and dated; used when generation fails or says nothing verifiable."""
         close = len(evidence) > 1 and evidence[1].score > evidence[0].score - 0.06 and evidence[1].doc_id == evidence[0].doc_id
         lead = evidence[: 2 if close else 1]
-        if _LATEST.search(question):
+        if LATEST.search(question):
             dated = sorted({e.date for e in evidence}, reverse=True)
             if len(dated) > 1:
                 newest = [e for e in evidence if e.date == dated[0]][:1]
@@ -234,7 +163,7 @@ class Pipeline:
 
         # The direct answer first: the sentence that answers, as the paper states it, then the quotes.
         first = lead[0]
-        core = " ".join(self.answering_sentence(question, first).text.split())
+        core = " ".join(self.evidence.answering_sentence(question, first).text.split())
         lines = [f"{core.rstrip('.:;')}, according to {phrase_of(first)} [{evidence.index(first) + 1}]."]
         for i, ev in enumerate(lead):
             n = evidence.index(ev) + 1
@@ -246,18 +175,6 @@ class Pipeline:
             elif i > 0:
                 lines.append(f"{phrase_of(ev)[0].upper()}{phrase_of(ev)[1:]} also says: “{quoted}” [{n}]")
         return "\n\n".join(lines)
-
-    def answering_sentence(self, question: str, evidence: Evidence) -> Sentence:
-        """The sentence of a piece of evidence that answers: the one that scored, or, when it lacks the
-        kind of fact asked for, the first of its neighbours that holds it; the whole evidence when that
-        sentence leans on the one before ("It met ...")."""
-        core = evidence.core or evidence.sentence
-        kind = answer_type(question)
-        if kind and not has_answer_type(kind, core.text, question):
-            text = self.retriever.document(evidence.doc_id).text
-            inside = split_sentences(text, evidence.sentence.start, evidence.sentence.end)
-            core = next((s for s in inside if has_answer_type(kind, s.text, question)), core)
-        return evidence.sentence if ANAPHOR.match(core.text) else core
 
     def prompt(self, question: str, evidence: list[Evidence]) -> list[ChatMessage]:
         numbered = "\n".join(
@@ -318,9 +235,9 @@ class Pipeline:
             never = f"The papers do not cover this: they never mention {' or '.join(f'“{n}”' for n in unknown)}"
             yield from self._refusal(standalone, result.evidence, timings, started, "never_mentioned", never)
             return
-        evidence, reason = self.selection(standalone, result.evidence)
-        if _LATEST.search(standalone) and evidence:
-            evidence = self.later_position(standalone, evidence, filters)
+        evidence, reason = self.evidence.select(standalone, result.evidence)
+        if LATEST.search(standalone) and evidence:
+            evidence = self.evidence.later_position(standalone, evidence, filters)
         trace = self._trace(result.evidence, evidence)
         if not evidence:
             if not result.passages and filters is not None:

@@ -16,6 +16,7 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, TextNode
 
 from askpfg.corpus import Document
+from askpfg.question import STOPWORDS
 from askpfg.settings import Settings
 
 EMBED_METADATA = ("title", "heading")
@@ -115,14 +116,15 @@ def is_furniture(text: str) -> bool:
     if not words:
         return True
     lower = [w for w in words if re.fullmatch(r"[a-z][a-z'’-]*[,;:.]?", w)]
-    content = [w for w in lower if len(w.strip(",;:.")) >= 4]  # not "and", "for", "of"
+    content = [w for w in lower if w.strip(",;:.") not in STOPWORDS]  # not "and", "for", "of"
     figures = [w for w in words if re.fullmatch(r"[£(]?[\d.,%/–-]+\)?[,;:]?", w)]
     ends = text.rstrip("”’\"'").endswith((".", "!", "?", ":", ";"))
     if len(figures) > len(words) / 2:
         return True
     if not ends and (len(words) < 5 or len(content) < len(words) / 3):
         return True
-    return len(lower) < 2 and len(words) < 12
+    capitalised = [w for w in words if w[:1].isupper()]
+    return len(content) < 2 and len(words) < 12 and len(capitalised) > len(words) / 2  # a label, not a statement
 
 
 def make_splitter(settings: Settings, tokenizer) -> SentenceSplitter:

@@ -233,7 +233,13 @@ def cmd_draft(args: argparse.Namespace) -> int:
 
 def cmd_welsh(args: argparse.Namespace) -> int:
     from askpfg.settings import get_settings
-    from askpfg.welsh import DICTIONARY_FILE, DictionaryError, gloss, install_dictionary, load_dictionary
+    from askpfg.welsh import (
+        DICTIONARY_FILE,
+        DictionaryError,
+        gloss,
+        install_dictionary,
+        load_dictionary,
+    )
 
     path = get_settings().model_cache_dir / DICTIONARY_FILE
     if args.question is None or not path.is_file():

@@ -17,7 +17,6 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from askpfg.answering import Pipeline
-from askpfg.verify import format_date, normalise_ws
 from askpfg.chunking import split_sentences
 from askpfg.conversation import last_named_body, rule_condense
 from askpfg.corpus import REPLACEMENT_CHAR, CorpusError, extract_text
@@ -25,6 +24,7 @@ from askpfg.question import ANAPHOR, content_stems
 from askpfg.retrieval import Filters
 from askpfg.schemas import Answer, AskError, Citation, Message
 from askpfg.settings import Settings
+from askpfg.verify import format_date, normalise_ws
 
 CLOSING = "I hope you have found my reply helpful."
 

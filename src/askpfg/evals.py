@@ -19,7 +19,6 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from askpfg.answering import Pipeline
-from askpfg.verify import normalise_ws, quote_is_verbatim
 from askpfg.corpus import SUPPORTED_SUFFIXES
 from askpfg.drafting import (
     DraftSection,
@@ -29,6 +28,7 @@ from askpfg.drafting import (
     request_words,
 )
 from askpfg.schemas import Answer, Message
+from askpfg.verify import normalise_ws, quote_is_verbatim
 
 CATEGORIES = ("fact", "paraphrase", "temporal", "followup", "unanswerable", "welsh")
 
@@ -61,6 +61,7 @@ class CaseResult(BaseModel):
     standalone_question: str
     answer: str
     refused: bool
+    refusal_reason: str | None = None
     answerable: bool
     correct: bool
     citations: list[CitationResult]
@@ -108,6 +109,7 @@ def score_case(case: Case, answer: Answer, pipeline: Pipeline, latency_ms: float
         standalone_question=answer.standalone_question,
         answer=answer.text,
         refused=answer.refused,
+        refusal_reason=answer.refusal_reason,
         answerable=case.answerable,
         correct=correct,
         citations=citations,

@@ -29,8 +29,20 @@ from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from askpfg.chunking import chunk_document, heading_at, is_furniture, make_splitter, split_sentences
-from askpfg.corpus import CorpusError, Document, DocumentMeta, load_corpus, read_document
+from askpfg.chunking import (
+    chunk_document,
+    heading_at,
+    is_furniture,
+    make_splitter,
+    split_sentences,
+)
+from askpfg.corpus import (
+    CorpusError,
+    Document,
+    DocumentMeta,
+    load_corpus,
+    read_document,
+)
 from askpfg.models import embed_texts, get_embedder, get_tokenizer
 from askpfg.settings import Settings
 

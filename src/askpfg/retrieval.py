@@ -19,7 +19,12 @@ from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
 from llama_index.core.schema import NodeWithScore, TextNode
-from llama_index.core.vector_stores import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
+from llama_index.core.vector_stores import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+)
 from llama_index.retrievers.bm25 import BM25Retriever
 from pydantic import BaseModel, field_validator
 
@@ -28,7 +33,6 @@ from askpfg.corpus import KINDS, Document
 from askpfg.index import IndexStore
 from askpfg.models import embed_texts, get_embedder
 from askpfg.question import (
-    ANAPHOR,
     NAME_WORD,
     answer_type,
     content_stems,
@@ -175,8 +179,6 @@ class RetrievalResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-# A following sentence that completes this one: "... a personal adviser up to age 25. We anticipate this will be ..."
-_REFERS_BACK = re.compile(r"^(?:\S+\s+){0,2}(this|it|these|that)(\s+\w+)?\s+(will|is|was|has|had|would|should|remains?|comes?)\b", re.I)
 
 
 class Retriever:
@@ -261,46 +263,7 @@ class Retriever:
             self._docs[doc_id] = doc
         return self._docs[doc_id]
 
-    def widen(self, doc_id: str, sentence: Sentence) -> Sentence:
-        """The sentence plus what it needs to stand alone: the list it introduces, the sentence a
-        pronoun refers back to, the next sentence when it is short or refers back to this one."""
-        doc = self.document(doc_id)
-        sentences = self._sentences(doc)
-        index = next((i for i, s in enumerate(sentences) if s.start == sentence.start), None)
-        if index is None:
-            return sentence
-        first = last = index
-
-        def list_item(i: int) -> bool:
-            return i < len(sentences) and doc.text[sentences[i].start - 2 : sentences[i].start] == "- "
-
-        if ANAPHOR.match(sentence.text) and index > 0:
-            first = index - 1
-        text = sentence.text.rstrip()
-        if text.endswith(":") or (list_item(index + 1) and not list_item(index)):
-            # the list it introduces: up to six items, or all of a list of short names
-            def short(i: int) -> bool:
-                return len(sentences[i].text.split()) <= 4
-
-            while list_item(last + 1) and (last - index < 6 or (short(last + 1) and last - index < 30)):
-                last += 1
-            last = max(last, min(index + 1, len(sentences) - 1))
-        elif len(sentence.text.split()) < 25 and index + 1 < len(sentences):
-            gap = doc.text[sentence.end : sentences[index + 1].start]
-            if "\n\n" not in gap or len(sentence.text.split()) < 10:
-                last = index + 1
-        elif index + 1 < len(sentences) and "\n" not in doc.text[sentence.end : sentences[index + 1].start]:
-            last = index + 1 if _REFERS_BACK.match(sentences[index + 1].text) else last
-        # a short paragraph is one statement: "The UK scheme was announced on 22 June. We support it in principle."
-        top, bottom = doc.text.rfind("\n\n", 0, sentence.start) + 1, doc.text.find("\n\n", sentence.end)
-        bottom = len(doc.text) if bottom < 0 else bottom
-        paragraph = [i for i, s in enumerate(sentences) if top <= s.start and s.end <= bottom]
-        if 1 < len(paragraph) <= 3 and len(doc.text[top:bottom].split()) <= 80 and "\n- " not in doc.text[top:bottom]:
-            first, last = min(first, paragraph[0]), max(last, paragraph[-1])
-        start, end = sentences[first].start, sentences[last].end
-        return Sentence(doc.text[start:end], start, end)
-
-    def _sentences(self, doc: Document) -> list[Sentence]:
+    def sentences_of(self, doc: Document) -> list[Sentence]:
         """A document's sentences, split once per document version."""
         key = (doc.id, doc.content_hash)
         if key not in self._split:

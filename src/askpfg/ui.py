@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from askpfg.answering import Pipeline
-from askpfg.verify import KIND_NAMES, format_date, normalise_ws
 from askpfg.corpus import KINDS
 from askpfg.drafting import (
     DraftReply,
@@ -30,6 +29,7 @@ from askpfg.drafting import (
 from askpfg.retrieval import Filters
 from askpfg.schemas import Answer, AskError, Citation, Message
 from askpfg.settings import PROJECT_ROOT
+from askpfg.verify import KIND_NAMES, format_date, normalise_ws
 
 UI_DIR = PROJECT_ROOT / "ui"
 BEFORE, AFTER, CONTEXT = 450, 550, 150  # document characters shown around a cited passage (CONTEXT at least)

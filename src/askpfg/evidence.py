@@ -1,0 +1,163 @@
+"""Evidence stage: the sentences worth citing for a question, widened to stand alone, and why none.
+
+Widening adds what a sentence needs to be read alone: the list it introduces, the sentence a pronoun
+leans on, the next sentence that completes it, or its whole short paragraph. Selection keeps the
+evidence that writes what the question names and holds the kind of fact it asks for; for a question
+about the current position, papers dated after the newest chosen one are searched too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import replace
+
+from askpfg.chunking import Sentence, split_sentences
+from askpfg.question import (
+    ANAPHOR,
+    answer_type,
+    asked_thing,
+    content_stems,
+    has_answer_type,
+    proper_names,
+    word_stems,
+)
+from askpfg.retrieval import Evidence, Filters, Retriever
+from askpfg.schemas import RefusalReason
+from askpfg.settings import Settings
+from askpfg.verify import foreign_numbers
+
+LATEST = re.compile(
+    r"\b(latest|current(ly)?|now|still|status|so far|most recent|chang\w*|yet|today|actually|originally|"
+    r"eventually|updated?|as of|by (19|20)\d\d)\b",
+    re.I,
+)
+_INJECTION = re.compile(
+    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|rules)\b|\bsystem prompt\b|\byou (must|should) (now )?(reply|answer|say|respond)\b",
+    re.I,
+)
+# A following sentence that completes this one: "... a personal adviser up to age 25. We anticipate this will be ..."
+_REFERS_BACK = re.compile(r"^(?:\S+\s+){0,2}(this|it|these|that)(\s+\w+)?\s+(will|is|was|has|had|would|should|remains?|comes?)\b", re.I)
+
+
+class EvidenceSelector:
+    """Chooses, widens and orders the evidence for one question."""
+
+    def __init__(self, settings: Settings, retriever: Retriever) -> None:
+        self.settings = settings
+        self.retriever = retriever
+
+    def select(self, question: str, evidence: list[Evidence]) -> tuple[list[Evidence], RefusalReason | None]:
+        """The evidence worth citing, or none and why: no close evidence, none holding the kind of fact
+        asked for, or years and amounts the question names that no evidence mentions. Near the best score;
+        newest first when the question asks for the latest."""
+        usable: list[Evidence] = []
+        for wide in (self.widened(e) for e in evidence[:8]):
+            inside = any(u.doc_id == wide.doc_id and u.sentence.start <= wide.sentence.start and wide.sentence.end <= u.sentence.end for u in usable)
+            if not inside and not _INJECTION.search(wide.text):  # widened neighbours often coincide
+                usable.append(wide)
+        # evidence about what the question names: its paper names all of it, and the evidence itself
+        # (with its heading) enough of it ("Who chairs the Kinship Panel?" is not answered about a Group)
+        names, thing = proper_names(question), asked_thing(question)
+        named = word_stems(" ".join(names))
+        usable = [
+            e for e in usable
+            if self.retriever.names_in_document(names, e.doc_id)
+            and len(named & word_stems(f"{e.text} {e.heading} {e.title}")) >= self.settings.name_share * len(named)
+        ]
+        kind = answer_type(question)
+        if kind:  # the fact asked for (a date, a number, a name) must be in the evidence that leads
+            usable = [e for e in usable[:4] if has_answer_type(kind, e.text, question)] + usable[4:]
+
+        def off_topic(e: Evidence) -> tuple[bool, bool]:
+            # evidence mentioning what the question asks for ("Which subgroups ...") goes first, then
+            # evidence about what it names ("Ministerial Oversight Board", not its namesake "Oversight Board")
+            said = f"{e.text} {e.heading} {e.title}"
+            return bool(thing) and thing not in content_stems(said), not word_stems(" ".join(names)) <= word_stems(said)
+
+        usable[:4] = sorted(usable[:4], key=off_topic)
+        if not usable or usable[0].score < self.settings.refusal_threshold:
+            return [], "no_evidence"
+        if not has_answer_type(kind, usable[0].text, question):
+            return [], "wrong_kind_of_fact"
+        best = usable[0].score
+        floor = max(self.settings.refusal_threshold, best - 0.12)
+        chosen = [e for e in usable if e.score >= floor]
+        if LATEST.search(question):
+            older = [e for e in usable if e.date < chosen[0].date and e.score >= max(floor - 0.08, self.settings.refusal_threshold)]
+            chosen = chosen[: self.settings.evidence_k - 1] + ([older[0]] if older and older[0] not in chosen else [])
+        chosen = chosen[: self.settings.evidence_k]
+        if not LATEST.search(question) and foreign_numbers(question, chosen):
+            return [], "foreign_numbers"
+        return chosen, None
+
+    def later_position(self, question: str, evidence: list[Evidence], filters: Filters | None) -> list[Evidence]:
+        """For a question about the current position: the evidence from papers dated after the newest
+        one chosen, when they answer too, first; then the earlier position, so the answer can say
+        what changed. A later short paper rarely outranks the longer older ones on its own."""
+        newest = max(dt.date.fromisoformat(e.date) for e in evidence)
+        filters = filters or Filters()
+        since = max(newest + dt.timedelta(days=1), filters.since or dt.date.min)
+        later = filters.model_copy(update={"since": since})
+        if later.until and later.since > later.until:
+            return evidence
+        found, _ = self.select(question, self.retriever.retrieve(question, self.settings.retrieve_k, 12, later).evidence)
+        if not found:
+            return evidence
+        return found[: self.settings.evidence_k - 1] + [max(evidence, key=lambda e: e.date)]
+
+    def widened(self, evidence: Evidence) -> Evidence:
+        wide = self.widen(evidence.doc_id, evidence.sentence)
+        return replace(evidence, sentence=wide, core=evidence.sentence)
+
+    def widen(self, doc_id: str, sentence: Sentence) -> Sentence:
+        """The sentence plus what it needs to stand alone: the list it introduces, the sentence a
+        pronoun refers back to, the next sentence when it is short or refers back to this one."""
+        doc = self.retriever.document(doc_id)
+        sentences = self.retriever.sentences_of(doc)
+        index = next((i for i, s in enumerate(sentences) if s.start == sentence.start), None)
+        if index is None:
+            return sentence
+        first = last = index
+
+        def list_item(i: int) -> bool:
+            return i < len(sentences) and doc.text[sentences[i].start - 2 : sentences[i].start] == "- "
+
+        if ANAPHOR.match(sentence.text) and index > 0:
+            first = index - 1
+        text = sentence.text.rstrip()
+        if text.endswith(":") or (list_item(index + 1) and not list_item(index)):
+            # the list it introduces: up to six items, or all of a list of short names
+            def short(i: int) -> bool:
+                return len(sentences[i].text.split()) <= 4
+
+            while list_item(last + 1) and (last - index < 6 or (short(last + 1) and last - index < 30)):
+                last += 1
+            last = max(last, min(index + 1, len(sentences) - 1))
+        elif len(sentence.text.split()) < 25 and index + 1 < len(sentences):
+            gap = doc.text[sentence.end : sentences[index + 1].start]
+            if "\n\n" not in gap or len(sentence.text.split()) < 10:
+                last = index + 1
+        elif index + 1 < len(sentences) and "\n" not in doc.text[sentence.end : sentences[index + 1].start]:
+            last = index + 1 if _REFERS_BACK.match(sentences[index + 1].text) else last
+        # a short paragraph is one statement: "The UK scheme was announced on 22 June. We support it in principle."
+        top, bottom = doc.text.rfind("\n\n", 0, sentence.start) + 1, doc.text.find("\n\n", sentence.end)
+        bottom = len(doc.text) if bottom < 0 else bottom
+        paragraph = [i for i, s in enumerate(sentences) if top <= s.start and s.end <= bottom]
+        if 1 < len(paragraph) <= 3 and len(doc.text[top:bottom].split()) <= 80 and "\n- " not in doc.text[top:bottom]:
+            first, last = min(first, paragraph[0]), max(last, paragraph[-1])
+        start, end = sentences[first].start, sentences[last].end
+        return Sentence(doc.text[start:end], start, end)
+
+    def answering_sentence(self, question: str, evidence: Evidence) -> Sentence:
+        """The sentence of a piece of evidence that answers: the one that scored, or, when it lacks the
+        kind of fact asked for, the first of its neighbours that holds it; the whole evidence when that
+        sentence leans on the one before ("It met ...")."""
+        core = evidence.core or evidence.sentence
+        kind = answer_type(question)
+        if kind and not has_answer_type(kind, core.text, question):
+            text = self.retriever.document(evidence.doc_id).text
+            inside = split_sentences(text, evidence.sentence.start, evidence.sentence.end)
+            core = next((s for s in inside if has_answer_type(kind, s.text, question)), core)
+        return evidence.sentence if ANAPHOR.match(core.text) else core
+

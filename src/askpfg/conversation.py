@@ -12,19 +12,13 @@ import time
 from pydantic import TypeAdapter, ValidationError
 
 from askpfg.models import ChatMessage, Generator, bounded_stream
-from askpfg.question import content_stems
+from askpfg.question import CALENDAR, CAPITALISED_RUN, STOPWORDS, content_stems, profile
 from askpfg.schemas import AskError, Message
 from askpfg.settings import Settings
 
 _PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|he|she|his|her)\b", re.I)
 _UNRESOLVED = re.compile(r"\b(it|its|it's|they|them|their)\b", re.I)
-_BODY_WORDS = (
-    "Board|Group|Charter|Programme|Framework|Scheme|Summit|Fund|Bill|Committee|Service|Network|Commitment|"
-    "Wales|Pilot|Plan|Report|Review|Declaration|Toolkit|Project|Orders?|Workstreams?|Courts?|Commissioner"
-)
-_NAMED = re.compile(
-    rf"\b(?:the\s+)?((?:[A-Z][\w’'-]*\s+)(?:(?:of|for|and|on|the|to|[A-Z][\w’'-]*)\s+)*?(?:{_BODY_WORDS}))\b"
-)
+_GENERIC = set(profile()["generic_names"])
 _HISTORY = TypeAdapter(list[Message])
 CONDENSE_PROMPT = (
     "Rewrite the user's last question so it can be understood without the conversation: replace "
@@ -48,12 +42,15 @@ _MEETS = re.compile(r"\b(chair\w*|meet|met|members?|represented|sits?|convened?)
 
 
 def named_bodies(history: list[Message]) -> list[str]:
-    """Named programmes, boards, bodies and schemes, most recent message first."""
+    """Names of several capitalised words (programmes, boards, schemes), most recent message first."""
     found: list[str] = []
     for message in reversed(history):
-        for name in _NAMED.findall(message.content):
-            name = re.sub(r"^(A|An|The)\s+", "", name)
-            if name not in found:
+        for run in CAPITALISED_RUN.findall(message.content):
+            words = run.split()
+            while words and (words[0].lower() in STOPWORDS or CALENDAR.fullmatch(words[0])):
+                words.pop(0)  # a sentence's first word ("Since", "The"), a month
+            name = " ".join(words)
+            if len(words) > 1 and not set(words) <= _GENERIC and name not in found:
                 found.append(name)
     return found
 
@@ -62,7 +59,7 @@ def last_named_body(history: list[Message], question: str = "") -> str | None:
     """The body a follow-up most likely means: a board or group when it asks who chairs or meets."""
     found = named_bodies(history)
     if _MEETS.search(question):
-        bodies = [n for n in found if re.search(r"(Board|Group|Committee)$", n)]
+        bodies = [n for n in found if n.split()[-1] in profile()["bodies"]]
         found = bodies or found
     return found[0] if found else None
 

@@ -34,13 +34,13 @@ STOPWORDS = frozenset(
     hers him his how i if in into is it its itself just me more most my no nor not now of off on once only or
     other our out over own same she should so some such than that the their theirs them then there these they
     this those through to too under until up very was we were what when where which while who whom why will
-    with would you your yours tell give say said does did papers paper letter many much exactly date day
+    with would you your yours since tell give say said does did papers paper letter many much exactly date day
     anything""".split()
 ) | {w.lower() for w in profile()["generic_names"]}
 _BODIES = _alternatives(profile()["bodies"])
 _COUNT = r"(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|\w+ hundred)"
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_CALENDAR = re.compile(rf"{_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Spring|Summer|Autumn|Winter")
+CALENDAR = re.compile(rf"{_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Spring|Summer|Autumn|Winter")
 ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "money": (
         re.compile(
@@ -158,16 +158,16 @@ def asked_thing(question: str) -> str | None:
 def proper_names(question: str) -> set[str]:
     """The capitalised words a question uses past its first word, months and days aside: the names
     of what it asks about."""
-    return {w for w in NAME_WORD.findall(question) if w.lower() not in STOPWORDS and not _CALENDAR.fullmatch(w)}
+    return {w for w in NAME_WORD.findall(question) if w.lower() not in STOPWORDS and not CALENDAR.fullmatch(w)}
 
 
-_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:,?\s+(?:(?:and|of|for|the|&|in|on)\s+)?[A-Z][\w'’-]*)+")
+CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:,?\s+(?:(?:and|of|for|the|&|in|on)\s+)?[A-Z][\w'’-]*)+")
 
 
 def initialisms(text: str) -> set[str]:
     """The initials of each run of capitalised words, lower-cased: "Children, Young People and
     Education Committee" -> 'cypec' (an acronym is any stretch of them)."""
-    return {"".join(w[0] for w in re.findall(r"[A-Z][\w'’-]*", run)).lower() for run in _CAPITALISED_RUN.findall(text)}
+    return {"".join(w[0] for w in re.findall(r"[A-Z][\w'’-]*", run)).lower() for run in CAPITALISED_RUN.findall(text)}
 
 
 def word_stems(text: str) -> set[str]:

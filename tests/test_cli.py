@@ -54,3 +54,17 @@ def test_ask_json_prints_a_verified_answer(store):
     run = _askpfg("ask", "Who chairs the Oversight Board?", "--json")
     answer = json.loads(run.stdout)
     assert "Anthony Douglas" in answer["text"] and answer["citations"]
+
+
+def test_ask_json_shows_the_trace_of_evidence_considered(store):
+    run = _askpfg("ask", "Who leads the multi-agency Programme Board?", "--json")
+    answer = json.loads(run.stdout)
+    considered = answer["trace"]["considered"]
+    assert considered and {"doc_id", "start", "end", "score", "used"} <= considered[0].keys()
+    assert answer["refused"] or any(e["used"] for e in considered)
+
+
+def test_ask_json_gives_the_reason_for_a_refusal(store):
+    run = _askpfg("ask", "When did the Quokka Taskforce first report?", "--json")
+    answer = json.loads(run.stdout)
+    assert answer["refused"] and answer["refusal_reason"] == "never_mentioned"

@@ -62,7 +62,8 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
     ),
     "date": (
         re.compile(r"(?:^|[.!?]\s+)(when|since when|by when)\b|\bwhat (date|year|month)\b|\bby what date\b", re.I),
-        re.compile(rf"\b((?-i:{_MONTHS})|Spring|Summer|Autumn|Winter|(19|20)\d\d)\b|\b\d{{1,2}}(st|nd|rd|th)\b", re.I),
+        # a month, season, year or day of the month; or "today"/"yesterday", dated by the paper itself
+        re.compile(rf"\b((?-i:{_MONTHS})|Spring|Summer|Autumn|Winter|(19|20)\d\d|today|yesterday)\b|\b\d{{1,2}}(st|nd|rd|th)\b", re.I),
     ),
     "chair": (
         re.compile(r"\bwho (chairs|chaired|leads|led|heads|headed)\b", re.I),

@@ -46,9 +46,12 @@ class Settings(BaseSettings):
     name_share: float = Field(0.5, description="share of the names a question uses that its evidence (with heading and title) must write")
     retrieve_k: int = 8
     evidence_k: int = 4
-    refusal_threshold: float = 0.36
+    refusal_threshold: float = Field(0.36, description="minimum evidence score to answer; chosen on the development split (bench/calibrate.py)")
     overrule_refusal_at: float = Field(
-        0.65, description="a generator's NOT COVERED is overruled (the evidence is quoted) when the best evidence is this close in meaning"
+        0.0,
+        description="the generator's NOT COVERED refuses only when the best evidence is less close in meaning (cosine) "
+        "than this; 0 (the default) never lets it refuse: on papers askpfg was not built from it refused answerable "
+        "questions more often than unanswerable ones",
     )
 
     max_question_chars: int = 4000

@@ -96,7 +96,20 @@ def foreign_numbers(question: str, evidence: list[Evidence]) -> set[str]:
     questions about change, which name the earlier position on purpose."""
     said = " ".join(f"{e.text} {e.title} {e.date} {format_date(e.date)}" for e in evidence)
     named = re.findall(r"(?<![\d,.])(?:\d{3,}(?:[./–-]\d+)?|\d+[./]\d+)", question)  # 2025/26 and 2024-25 are one year each
-    return {n for n in named if not re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", said)}
+    return {n for n in named if not _mentions(n, said)}
+
+
+def _mentions(number: str, text: str) -> bool:
+    """Whether a text gives a number; a financial year ("2023-24") also when it gives both its years
+    ("1st April 2023 – 31st March 2024")."""
+    if re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", text):
+        return True
+    years = re.fullmatch(r"((?:19|20)\d\d)[./–-](\d{2}|\d{4})", number)
+    if not years:
+        return False
+    first, second = years.group(1), years.group(2)
+    second = second if len(second) == 4 else first[:2] + second
+    return all(re.search(rf"\b{y}\b", text) for y in (first, second))
 
 
 def support_for(sentence: str, cited: list[int], evidence: list[Evidence], question: str) -> DraftCheck:

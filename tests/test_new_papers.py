@@ -65,6 +65,13 @@ def test_a_one_sentence_fact_inside_a_paragraph_of_an_added_paper_is_found(grown
     assert answer.citations[0].doc_id.endswith("kinship-care-review-panel")
 
 
+def test_single_sentences_can_be_searched_on_their_own(grown: Pipeline):
+    hits = grown.retriever.search_sentences("first meeting of the Kinship Care Review Panel", k=3)
+    texts = [grown.retriever.document(h.doc_id).text[h.start : h.end] for h in hits]
+    assert any("Llandrindod Wells" in t for t in texts)
+    assert all(len(t) < 200 for t in texts)  # sentences, not chunks
+
+
 def test_the_answer_starts_with_the_sentence_that_answers_then_quotes_it(grown: Pipeline):
     answer = grown.answer("Where did the Kinship Care Review Panel hold its first meeting?")
     first = answer.text.split("\n\n")[0]

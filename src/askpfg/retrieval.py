@@ -412,7 +412,8 @@ class Retriever:
         """Passages, then reranked evidence sentences, with timings in ms."""
         t0 = time.perf_counter()
         passages = self.search(query, k=k, filters=filters)
-        passages += self.search_sentences(query, k=12, filters=filters)
+        if self.store.settings.sentence_k:
+            passages += self.search_sentences(query, k=self.store.settings.sentence_k, filters=filters)
         t1 = time.perf_counter()
         evidence = self.rerank(query, passages, limit)
         t2 = time.perf_counter()

@@ -65,7 +65,7 @@ def test_the_ci_transfer_subset_meets_its_thresholds_on_papers_added_as_a_user_w
     run = subprocess.run(
         [sys.executable, "-m", "askpfg", "eval", "--cases", str(TRANSFER / "ci_cases.jsonl"),
          "--with-docs", str(TRANSFER / "docs"), "--out", str(out),
-         "--min-quotes-verified", "1.0", "--min-answer-accuracy", "0.7", "--min-citation-accuracy", "0.5",
+         "--min-quotes-verified", "1.0", "--min-answer-accuracy", "0.6", "--min-citation-accuracy", "0.5",
          "--min-refused-unanswerable", "0.3", "--max-false-refusals", "0.1"],
         capture_output=True, text=True,
     )

@@ -1,8 +1,8 @@
-"""Answering stage: evidence selection, generation, verification by code, extractive fallback, refusal.
+"""Answering stage (orchestration): condense, retrieve, select evidence, generate, verify, or quote.
 
-The small local model only joins evidence sentences; code decides what may be said. A drafted
-sentence survives only if it cites evidence numbers that exist and its numbers and content words
-are found in the cited evidence. If nothing survives, the answer is the evidence itself, quoted.
+The small local model only joins evidence sentences; code decides what may be said (`verify.py`).
+If nothing drafted survives, the answer is the evidence itself: the sentence that answers, then the
+quote. Refusals are made in one place (`Pipeline._refusal`), each with its `refusal_reason`.
 """
 
 from __future__ import annotations

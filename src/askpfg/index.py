@@ -110,7 +110,8 @@ class IndexStore:
             self.settings.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
-        # Every sentence on its own too, so a one-sentence fact inside a long chunk can be found.
+        # Every sentence on its own too: word statistics and furniture flags for ranking, and an
+        # embedding for single-sentence search (`ASKPFG_SENTENCE_K`).
         self.sentences = self.client.get_or_create_collection(
             f"{self.settings.collection}_sentences", metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
@@ -197,7 +198,7 @@ class IndexStore:
         return sorted(nodes, key=lambda n: (n.metadata["doc_id"], n.metadata["start"]))
 
     def live_sentence_nodes(self) -> list[TextNode]:
-        """Every live sentence that is not page furniture, as a node (for BM25 over sentences)."""
+        """Every live sentence that is not page furniture, as a node (word statistics, BM25 over sentences)."""
         hashes = self.live_hashes()
         if not hashes:
             return []

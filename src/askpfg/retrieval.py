@@ -12,6 +12,7 @@ import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -394,7 +395,7 @@ class Retriever:
         evidence.sort(key=lambda e: e.score, reverse=True)
         return evidence[:limit]
 
-    def _idf(self):
+    def _idf(self) -> Callable[[str], float]:
         """Inverse sentence frequency of each stem over the live papers (once per index version)."""
         if self._idf_version != self._version:
             counts: dict[str, int] = {}

@@ -73,7 +73,7 @@ class EvidenceSelector:
             # evidence mentioning what the question asks for ("Which subgroups ...") goes first, then
             # evidence about what it names ("Ministerial Oversight Board", not its namesake "Oversight Board")
             said = f"{e.text} {e.heading} {e.title}"
-            return bool(thing) and thing not in content_stems(said), not word_stems(" ".join(names)) <= word_stems(said)
+            return bool(thing) and thing not in content_stems(said), not named <= word_stems(said)
 
         usable[:4] = sorted(usable[:4], key=off_topic)
         if not usable or usable[0].score < self.settings.refusal_threshold:

@@ -98,6 +98,10 @@ def score_case(case: Case, answer: Answer, pipeline: Pipeline, latency_ms: float
         )
         for c in answer.citations
     ]
+
+    def expected(c: CitationResult) -> bool:
+        return c.doc_id in case.docs or c.source in case.docs
+
     if case.answerable:
         correct = not answer.refused and matches(answer.text, case.must)
     else:
@@ -113,8 +117,8 @@ def score_case(case: Case, answer: Answer, pipeline: Pipeline, latency_ms: float
         answerable=case.answerable,
         correct=correct,
         citations=citations,
-        citations_correct=all(c.doc_id in case.docs or c.source in case.docs for c in citations),
-        lead_citation_correct=bool(citations) and (citations[0].doc_id in case.docs or citations[0].source in case.docs),
+        citations_correct=all(map(expected, citations)),
+        lead_citation_correct=bool(citations) and expected(citations[0]),
         latency_ms=latency_ms,
         mode=answer.mode,
     )

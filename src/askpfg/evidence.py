@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from dataclasses import replace
 
-from askpfg.chunking import Sentence, split_sentences
+from askpfg.chunking import Sentence
 from askpfg.question import (
     ANAPHOR,
     answer_type,
@@ -156,8 +156,8 @@ class EvidenceSelector:
         core = evidence.core or evidence.sentence
         kind = answer_type(question)
         if kind and not has_answer_type(kind, core.text, question):
-            text = self.retriever.document(evidence.doc_id).text
-            inside = split_sentences(text, evidence.sentence.start, evidence.sentence.end)
+            doc = self.retriever.document(evidence.doc_id)
+            inside = self.retriever.sentences_within(doc, evidence.sentence.start, evidence.sentence.end)
             core = next((s for s in inside if has_answer_type(kind, s.text, question)), core)
         return evidence.sentence if ANAPHOR.match(core.text) else core
 

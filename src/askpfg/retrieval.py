@@ -12,7 +12,6 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +44,24 @@ from askpfg.question import (
 from askpfg.settings import Settings
 
 _RARE_NAME_CHUNKS = 3  # a name written in more chunks than this is common enough for ranking to find
+
+
+def _written_in(name: str, stems: set[str], initials: str) -> bool:
+    """Whether a name is written in text with these word stems and initialisms: by its stems, or, for
+    an acronym, as initials of a name spelled out ("CYPE" in "Children, Young People and Education Committee")."""
+    if word_stems(name) <= stems:
+        return True
+    return name.isupper() and len(name) > 1 and name.lower() in initials
+
+
+def _inverse_frequencies(sentences: list[TextNode]) -> tuple[dict[str, float], float]:
+    """Inverse sentence frequency of each stem over the live sentences, and the weight of an unseen stem."""
+    counts: dict[str, int] = {}
+    for node in sentences:
+        for stem in content_stems(node.get_content()):
+            counts[stem] = counts.get(stem, 0) + 1
+    n = len(sentences)
+    return {stem: math.log((n + 1) / (c + 1)) + 1 for stem, c in counts.items()}, math.log(n + 1) + 1
 
 
 class Filters(BaseModel):
@@ -201,10 +218,9 @@ class Retriever:
         self._split: dict[tuple[str, str], list[Sentence]] = {}
         self._written: set[str] = set()
         self._initials = ""
-        self._idf_version = ""
-        self._idf_table: dict[str, float] = {}
+        self._idf: dict[str, float] = {}
         self._idf_default = 1.0
-        self._doc_stems: dict[tuple[str, str], set[str]] = {}
+        self._doc_names: dict[tuple[str, str], tuple[set[str], str]] = {}
 
     def _refresh(self) -> None:
         with self._lock:
@@ -220,6 +236,7 @@ class Retriever:
             self._docs = {}
             self._written = set().union(*(word_stems(f"{n.get_content()} {n.metadata.get('title', '')}") for n in self._nodes))
             self._initials = "|".join(set().union(*(initialisms(n.get_content()) for n in self._nodes)))
+            self._idf, self._idf_default = _inverse_frequencies(self._sentence_nodes)
             self._version = self.store.version
 
     def unknown_names(self, question: str) -> list[str]:
@@ -238,21 +255,18 @@ class Retriever:
         return names
 
     def _writes(self, name: str) -> bool:
-        """Whether the papers write a name in some form: its stems, or, for an acronym, the initials
-        of a name they spell out ("CYPE" in "Children, Young People and Education Committee")."""
-        if word_stems(name) <= self._written:
-            return True
-        return name.isupper() and len(name) > 1 and name.lower() in self._initials
+        """Whether the papers write a name in some form (see `_written_in`)."""
+        return _written_in(name, self._written, self._initials)
 
     def names_in_document(self, names: set[str], doc_id: str) -> bool:
         """Whether a document (its title and text) writes every one of the names, in some form: the
         paper that answers a question about a named thing names it somewhere."""
         doc = self.document(doc_id)
         key = (doc.id, doc.content_hash)
-        if key not in self._doc_stems:
-            self._doc_stems[key] = word_stems(f"{doc.meta.title} {doc.text}")
-        written = self._doc_stems[key]
-        return all(word_stems(n) <= written or (n.isupper() and n.lower() in "|".join(initialisms(doc.text))) for n in names)
+        if key not in self._doc_names:
+            self._doc_names[key] = (word_stems(f"{doc.meta.title} {doc.text}"), "|".join(initialisms(doc.text)))
+        stems, initials = self._doc_names[key]
+        return all(_written_in(n, stems, initials) for n in names)
 
     def document(self, doc_id: str) -> Document:
         """A live document's stored text (cached until the index changes); KeyError if unknown."""
@@ -270,6 +284,10 @@ class Retriever:
         if key not in self._split:
             self._split[key] = split_sentences(doc.text)
         return self._split[key]
+
+    def sentences_within(self, doc: Document, start: int, end: int) -> list[Sentence]:
+        """The document's sentences overlapping text[start:end], from its cached split."""
+        return [s for s in self.sentences_of(doc) if s.start < end and s.end > start]
 
     def _nodes_within(self, filters: Filters, unit: str = "chunk") -> list[TextNode]:
         """The live chunks (or sentences) the filters accept, once per filter set and index version."""
@@ -362,7 +380,7 @@ class Retriever:
         items: list[tuple[Passage, Sentence, str]] = []
         for passage in passages:
             doc = self.document(passage.doc_id)
-            for sentence in split_sentences(doc.text, passage.start, passage.end):
+            for sentence in self.sentences_within(doc, passage.start, passage.end):
                 if (passage.doc_id, sentence.start) not in seen and len(sentence.text.split()) >= 3 and not is_furniture(sentence.text):
                     seen.add((passage.doc_id, sentence.start))
                     items.append((passage, sentence, heading_at(doc.text, sentence.start)))
@@ -373,7 +391,11 @@ class Retriever:
         query_vector = np.asarray(get_embedder().get_query_embedding(query), dtype=np.float32)
         dense = vectors @ query_vector
         q_stems = content_stems(query)
-        weight = self._idf()
+        table, default = self._idf, self._idf_default
+
+        def weight(stem: str) -> float:
+            return table.get(stem, default)
+
         total = sum(weight(q) for q in q_stems)
         kind = answer_type(query)
         evidence: list[Evidence] = []
@@ -394,20 +416,6 @@ class Retriever:
             evidence.append(found)
         evidence.sort(key=lambda e: e.score, reverse=True)
         return evidence[:limit]
-
-    def _idf(self) -> Callable[[str], float]:
-        """Inverse sentence frequency of each stem over the live papers (once per index version)."""
-        if self._idf_version != self._version:
-            counts: dict[str, int] = {}
-            for node in self._sentence_nodes:
-                for stem in content_stems(node.get_content()):
-                    counts[stem] = counts.get(stem, 0) + 1
-            n = len(self._sentence_nodes)
-            self._idf_table = {stem: math.log((n + 1) / (c + 1)) + 1 for stem, c in counts.items()}
-            self._idf_default = math.log(n + 1) + 1
-            self._idf_version = self._version
-        table, default = self._idf_table, self._idf_default
-        return lambda stem: table.get(stem, default)
 
     def retrieve(self, query: str, k: int, limit: int, filters: Filters | None = None) -> RetrievalResult:
         """Passages, then reranked evidence sentences, with timings in ms."""

@@ -12,12 +12,19 @@ from pathlib import Path
 import pytest
 
 from askpfg.answering import Pipeline
-from askpfg.chunking import is_furniture
+from askpfg.chunking import Sentence, is_furniture
 from askpfg.corpus import load_corpus
 from askpfg.index import IndexStore, ingest_paths
-from askpfg.question import answer_type, initialisms
-from askpfg.retrieval import Filters, RankingWeights
+from askpfg.question import (
+    answer_type,
+    counted_noun,
+    has_answer_type,
+    initialisms,
+    name_runs,
+)
+from askpfg.retrieval import Evidence, Filters, RankingWeights
 from askpfg.settings import Settings
+from askpfg.verify import foreign_numbers
 
 LONG_PARAGRAPH = (
     "Our Programme for Government sets out our ambition for children's services across Wales. "
@@ -29,6 +36,7 @@ LONG_PARAGRAPH = (
     "Funding for a Kinship Helpline was agreed in May 2025, and the helpline opened to callers on 6 October 2025."
 )
 OLDER = "The Kinship Allowance Scheme will open to applications during 2026, subject to the outcome of the consultation."
+MARKED = "The Kinship Carers Forum met in Aberaeron on 9 March 2026 [3] and agreed its terms of reference [4, 5]."
 NEWER = "The Kinship Allowance Scheme opened to applications on 3 February 2026, and 410 families have applied so far."
 
 
@@ -53,6 +61,7 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
         _paper(folder, "kinship-care-review-panel", "2026-01-20", "Written Statement: Kinship Care Review Panel", LONG_PARAGRAPH),
         _paper(folder, "kinship-allowance-consultation", "2025-06-10", "Written Statement: Kinship Allowance consultation", OLDER),
         _paper(folder, "kinship-allowance-update", "2026-03-02", "Written Statement: Kinship Allowance update", NEWER),
+        _paper(folder, "kinship-carers-forum", "2026-03-12", "Written Statement: Kinship Carers Forum", MARKED),
     ]
     assert ingest_paths(store, papers).ok
     return Pipeline(settings, store)
@@ -84,6 +93,14 @@ def test_a_status_question_leads_with_the_newest_paper_and_says_what_came_before
     assert answer.citations[0].doc_id.endswith("kinship-allowance-update"), answer.text
     assert "410 families" in answer.text.split("\n\n")[0]
     assert "Earlier" in answer.text and "subject to the outcome of the consultation" in answer.text
+
+
+def test_a_papers_own_bracketed_numbers_are_quoted_but_never_taken_for_citations(grown: Pipeline):
+    answer = grown.answer("Where did the Kinship Carers Forum meet?")
+    assert not answer.refused and "Aberaeron" in answer.text, answer.text
+    assert [c.n for c in answer.citations] == [1]
+    assert answer.citations[0].doc_id.endswith("kinship-carers-forum")
+    assert "\\[3\\]" in answer.text and "[4, 5]" not in answer.text
 
 
 def test_who_chairs_a_body_the_papers_name_no_chair_for_is_refused(grown: Pipeline):
@@ -163,3 +180,42 @@ def test_a_why_question_asks_for_a_reason_not_for_the_thing_it_names():
 def test_the_ranking_weights_come_from_the_settings():
     weights = RankingWeights.from_settings(Settings(rank_dense=0.3, rank_lexical=0.7))
     assert (weights.dense, weights.lexical) == (0.3, 0.7)
+
+
+def test_a_body_named_in_full_is_not_answered_from_evidence_about_another_of_the_same_kind(grown: Pipeline):
+    assert name_runs("Who chairs the Kinship Care Advisory Panel?") == [["Kinship", "Care", "Advisory", "Panel"]]
+    answer = grown.answer("Where did the Kinship Care Advisory Panel first meet?")
+    assert answer.refused, answer.text
+
+
+def test_which_organisation_asks_for_the_name_of_a_body_the_question_does_not_give():
+    question = "Which charity runs the Kinship Helpline?"
+    assert answer_type("Which public bodies have signed the charter?") is None  # often answered with kinds of body
+    assert answer_type(question) == "organisation"
+    assert has_answer_type("organisation", "The helpline is run for us by Kinship Cymru.", question)
+    assert not has_answer_type("organisation", "The Kinship Helpline is funded by the Welsh Government.", question)
+    assert not has_answer_type("organisation", "The helpline opened to callers in the autumn.", question)
+
+
+def test_a_rate_is_no_answer_to_a_question_about_a_total():
+    total = "How much has the Kinship Allowance cost in total?"
+    assert not has_answer_type("money", "Each family receives £250 per month, before tax.", total)
+    assert has_answer_type("money", "Each family receives £250 per month, before tax.", "How much does each family receive?")
+    assert has_answer_type("money", "The allowance has cost £3.2 million since it opened.", total)
+
+
+def test_how_many_of_the_things_counts_the_things():
+    assert counted_noun("How many of the regional panels have met?") == "panel"
+
+
+def _evidence(text: str, date: str) -> Evidence:
+    return Evidence("doc", "A statement", date, "document", "", Sentence(text, 0, len(text)), 0.5, 0.5, 0.5)
+
+
+def test_a_paper_s_date_stands_for_a_year_only_as_precisely_as_the_question_gives_it():
+    older_count = [_evidence("By 2021 there were 410 kinship families.", "2026-03-02")]
+    assert foreign_numbers("How many kinship families were there at 31 January 2026?", older_count) == {"2026"}
+    assert foreign_numbers("How many kinship families were there in 2026?", older_count) == set()
+    assert foreign_numbers("How many kinship families did the statement of March 2026 count?", older_count) == set()
+    month_written = [_evidence("In January the panel agreed its terms of reference.", "2026-03-02")]
+    assert foreign_numbers("What did the panel agree in January 2026?", month_written) == set()

@@ -65,6 +65,12 @@ EXAMPLE_USER = (
 EXAMPLE_ASSISTANT = "The review panel is chaired by Mary Jones [1]."
 
 
+def as_quoted(text: str) -> str:
+    """Document text set inside an answer, whitespace joined and its own "[3]"-style markers escaped
+    (Markdown's "\\[3\\]"), so that a paper's text is never read as one of the answer's citations."""
+    return re.sub(r"\[(\d+(?:\s*,\s*\d+)*)\]", r"\\[\1\\]", " ".join(text.split()))
+
+
 def cited_numbers(text: str) -> list[int]:
     """The evidence numbers a text cites with its [n] or [n, m] markers, each once, in the order they
     first appear (so the references are numbered as the reader meets them)."""
@@ -163,11 +169,11 @@ class Pipeline:
 
         # The direct answer first: the sentence that answers, as the paper states it, then the quotes.
         first = lead[0]
-        core = " ".join(self.evidence.answering_sentence(question, first).text.split())
+        core = as_quoted(self.evidence.answering_sentence(question, first).text)
         lines = [f"{core.rstrip('.:;')}, according to {phrase_of(first)} [{evidence.index(first) + 1}]."]
         for i, ev in enumerate(lead):
             n = evidence.index(ev) + 1
-            quoted = " ".join(ev.text.split())
+            quoted = as_quoted(ev.text)
             if i == 0 and quoted != core:
                 lines.append(f"In full: “{quoted}” [{n}]")
             elif i > 0 and ev.date < lead[0].date:

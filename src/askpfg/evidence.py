@@ -19,6 +19,7 @@ from askpfg.question import (
     asked_thing,
     content_stems,
     has_answer_type,
+    name_runs,
     proper_names,
     word_stems,
 )
@@ -65,6 +66,10 @@ class EvidenceSelector:
             if self.retriever.names_in_document(names, e.doc_id)
             and len(named & word_stems(f"{e.text} {e.heading} {e.title}")) >= self.settings.name_share * len(named)
         ]
+        # and, when the question uses names of several words, writes one of them whole: the evidence about
+        # the "Kinship Care Review Panel" is no answer about a "Kinship Care Advisory Panel"
+        runs = name_runs(question)
+        usable = [e for e in usable if not runs or any(self.retriever.writes_name(r, f"{e.text} {e.heading} {e.title}") for r in runs)]
         kind = answer_type(question)
         if kind:  # the fact asked for (a date, a number, a name) must be in the evidence that leads
             usable = [e for e in usable[:4] if has_answer_type(kind, e.text, question)] + usable[4:]

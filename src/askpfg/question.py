@@ -38,6 +38,7 @@ STOPWORDS = frozenset(
     anything""".split()
 ) | {w.lower() for w in profile()["generic_names"]}
 _BODIES = _alternatives(profile()["bodies"])
+_GENERIC = {w.lower() for w in profile()["generic_names"]}
 _COUNT = r"(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|\w+ hundred)"
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 CALENDAR = re.compile(rf"{_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Spring|Summer|Autumn|Winter")
@@ -78,6 +79,12 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
         # a place's or a document's name: a capitalised word past a sentence's start that is no generic name
         re.compile(rf"(?<![.!?]\s)(?<!^)\b(?!(?:{_alternatives(profile()['generic_names'])})\b)[A-Z][a-z]{{2,}}\b"),
     ),
+    "organisation": (
+        # one body asked for by kind ("Which charity ..."); "which bodies" is often answered with kinds ("health boards")
+        re.compile(r"\b(which|what) (\w+ )?(organi[sz]ation|body|charity|agency|company|provider|university)\b", re.I),
+        # a name of two or more capitalised words ("Cardiff University", "Voices From Care Cymru"), or an acronym
+        re.compile(r"[A-Z][\w'’-]+(?:\s+(?:(?:of|for|and|the|&|in|on)\s+)?[A-Z][\w'’-]+)+|\b[A-Z]{2,}\b"),
+    ),
     "person": (
         re.compile(r"(?:^|[.!?]\s+)who\b|\bwho (is|was)\b|\bwhich (\w+ )?(figure|person|individual|official)\b", re.I),
         # A name ("Albert Heaney", "Family Justice Network") or a role; a body ("Implementation Group") is no answer.
@@ -89,6 +96,12 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
 }
 
 
+_TOTAL = re.compile(r"\b(altogether|in total|total|overall|in all|combined|cumulative(ly)?)\b", re.I)
+_RATE = re.compile(
+    r"£\s?\d[\d,.]*\s?(?:million|billion|bn|m|k)?(?:\s*\([^)]*\))?,?\s+(?:\w+\s+){0,2}?(?:per|a|an|each|every)\s+"
+    r"(?:week|month|year|annum|day|hour|night|child|person|young person|carer|placement)\b",
+    re.I,
+)
 _UNTYPED = re.compile(r"\b(why|how)\b(?!\s+(many|much|long|often|old)\b)", re.I)
 
 
@@ -108,12 +121,17 @@ def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
         return True
     if kind == "chair":  # a chair's or leader's name, said to chair or lead
         return bool(ANSWER_TYPES["chair"][1].search(text)) and has_answer_type("person", text, question)
+    if kind == "organisation":  # a name with a word the question does not use, and not "Welsh Government"
+        asked = set(re.findall(r"[a-z]+", question.lower())) | _GENERIC | STOPWORDS
+        return any(set(re.findall(r"[a-z]+", m.group(0).lower())) - asked for m in ANSWER_TYPES[kind][1].finditer(text))
     if kind in ("person", "place", "locality"):
         asked = set(re.findall(r"[a-z]+", question.lower()))
-        text = re.sub(r"\b[A-Z][a-z]+\b", lambda m: "x" if m.group(0).lower() in asked else m.group(0), text)
+        text = re.sub(r"\b[A-Z][A-Za-z]+\b", lambda m: "x" if m.group(0).lower() in asked else m.group(0), text)
     else:  # "Funding was agreed from April 2022. When did roll-out commence?": April 2022 is no answer
         given = {m.group(0) for m in ANSWER_TYPES[kind][1].finditer(question)}
         text = ANSWER_TYPES[kind][1].sub(lambda m: "x" if m.group(0) in given else m.group(0), text)
+    if kind == "money" and _TOTAL.search(question):  # a total is not a rate: "£1,600 a month" does not say what it cost in all
+        text = _RATE.sub("x", text)
     counted = counted_noun(question) if kind == "number" else None
     if counted:  # "How many foster carers ...?" needs "N foster carers", not "22 local authorities"
         return bool(re.search(rf"\b{_COUNT}\s+(\S+\s+){{0,3}}?{counted}", text, re.I))
@@ -121,8 +139,9 @@ def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
 
 
 def counted_noun(question: str) -> str | None:
-    """The stem of what a "how many" question counts: "How many new standards of practice" -> "standard"."""
-    match = re.search(r"\bhow many ((?:[\w-]+ ?){1,2})", question, re.I)
+    """The stem of what a "how many" question counts: "How many new standards of practice" -> "standard",
+    "How many of the pilots" -> "pilot"."""
+    match = re.search(r"\bhow many (?:of (?:the|these|those|its|their|our) )?((?:[\w-]+ ?){1,2})", question, re.I)
     if not match:
         return None
     words = []
@@ -163,6 +182,18 @@ def proper_names(question: str) -> set[str]:
 
 
 CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:,?\s+(?:(?:and|of|for|the|&|in|on)\s+)?[A-Z][\w'’-]*)+")
+
+
+def name_runs(question: str) -> list[list[str]]:
+    """The names of two or more words a question uses, each as its words less stopwords, generic names and
+    months: "When did the Kinship Care Review Panel meet?" -> [['Kinship', 'Care', 'Review', 'Panel']]."""
+    runs = []
+    for run in CAPITALISED_RUN.findall(question):
+        words = [re.sub(r"['’]s$", "", w) for w in re.findall(r"[\w'’-]+", run)]
+        words = [w for w in words if w.lower() not in STOPWORDS and not CALENDAR.fullmatch(w)]
+        if len(words) >= 2:
+            runs.append(words)
+    return runs
 
 
 def initialisms(text: str) -> set[str]:

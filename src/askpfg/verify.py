@@ -8,6 +8,7 @@ the stored text.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -91,12 +92,36 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
 
 
 def foreign_numbers(question: str, evidence: list[Evidence]) -> set[str]:
-    """Years and amounts the question names that no evidence mentions (nor dates): then the evidence is
+    """Years and amounts the question names that no evidence mentions (nor its paper's date, `_dated`): then the evidence is
     about something else ("the budget in 2025/26" answered from a 2022/2025 budget). Not used for
     questions about change, which name the earlier position on purpose."""
-    said = " ".join(f"{e.text} {e.title} {e.date} {format_date(e.date)}" for e in evidence)
+    said = " ".join(f"{e.text} {e.title}" for e in evidence)
     named = re.findall(r"(?<![\d,.])(?:\d{3,}(?:[./–-]\d+)?|\d+[./]\d+)", question)  # 2025/26 and 2024-25 are one year each
-    return {n for n in named if not _mentions(n, said)}
+    return {n for n in named if not _mentions(n, said) and not any(_dated(n, question, e) for e in evidence)}
+
+
+_MONTH_NAMES = "|".join(calendar.month_name[1:])
+
+
+def _dated(year: str, question: str, evidence: Evidence) -> bool:
+    """Whether a paper's own date gives a year the question names, as precisely as the question gives it:
+    "in 2023" by any paper of 2023; "in July and August 2023" by one of those months, or of 2023 that
+    writes the month; "at 31 March 2023" likewise by that day (a paper of December 2023 saying "by 2021
+    there were ..." is no answer to it)."""
+    date = dt.date.fromisoformat(evidence.date)
+    at = re.search(rf"(?<![\d,.]){year}(?![\d])", question)
+    if year != str(date.year) or at is None:
+        return False
+    before = question[max(0, at.start() - 40) : at.start()]
+    given = re.findall(rf"(?:\b(\d{{1,2}})(?:st|nd|rd|th)?\s+)?\b({_MONTH_NAMES})\b", before, re.I)
+    months = [m.lower() for m in calendar.month_name]
+    for day, month in given:
+        if date.month == months.index(month.lower()) and (not day or int(day) == date.day):
+            return True
+        written = rf"\b{day}(?:st|nd|rd|th)?\s+{month}\b" if day else rf"\b{month}\b"
+        if re.search(written, evidence.text, re.I):
+            return True
+    return not given
 
 
 def _mentions(number: str, text: str) -> bool:

@@ -33,7 +33,7 @@ from askpfg.answering import Pipeline, get_pipeline
 from askpfg.corpus import Document, DocumentMeta
 from askpfg.drafting import LetterError, draft_reply
 from askpfg.models import EMBEDDING_NAME
-from askpfg.schemas import Answer, AskError, AskRequest, Citation
+from askpfg.schemas import TEXT_ERROR, Answer, AskError, AskRequest, Citation, CleanRequest
 from askpfg.settings import Settings, get_settings
 
 
@@ -65,7 +65,7 @@ class Health(BaseModel):
     detail: str = ""
 
 
-class DraftRequest(BaseModel):
+class DraftRequest(CleanRequest):
     """What `POST /api/draft` takes: the letter's text and, optionally, the points to answer."""
 
     letter: str
@@ -214,6 +214,9 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if errors and all(error["type"] == TEXT_ERROR for error in errors):  # well-formed, but not text
+            return _error(400, "bad text", "; ".join(error["msg"] for error in errors))
         return _error(422, "invalid request", _validation_detail(exc))
 
     @app.exception_handler(HTTPException)

@@ -2,15 +2,66 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from askpfg.retrieval import Filters
+
+TEXT_ERROR = "unclean_text"  # the validation error type of a request string that `clean_text` rejects
+_TEXT_CONTROLS = "\t\n\r\v\f"  # the control characters that are text: a tab and line breaks
+_AS_NEWLINE = str.maketrans(dict.fromkeys("\r\v\f", "\n"))
 
 
 class AskError(ValueError):
     """A question or history the pipeline cannot take; the message says what to change."""
+
+
+class TextError(AskError):
+    """Text that no stage can take: a lone surrogate, NUL or another control character."""
+
+
+def clean_text(text: str, what: str) -> str:
+    """Text from outside as every stage takes it: line breaks (CR LF, CR, and the form feeds and line tabs
+    of PDF and Word text) as "\\n", invisible format characters (zero-width spaces, byte-order marks,
+    bidirectional controls) dropped, NFC. A lone surrogate, NUL or any other control character is a
+    TextError naming `what` and where: the tokenizers, Chroma and the JSON encoder fail on them mid-answer."""
+    for i, ch in enumerate(text):
+        category = unicodedata.category(ch)
+        if category == "Cs" or (category == "Cc" and ch not in _TEXT_CONTROLS):
+            kind = "a lone surrogate" if category == "Cs" else "a NUL character" if ch == "\0" else "a control character"
+            raise TextError(f"{what} holds {kind} (U+{ord(ch):04X}) at character {i + 1}; send it as plain Unicode text")
+    text = text.replace("\r\n", "\n").translate(_AS_NEWLINE)
+    return unicodedata.normalize("NFC", "".join(ch for ch in text if unicodedata.category(ch) != "Cf"))
+
+
+def _cleaned(value: object, where: str) -> object:
+    """A JSON value with every string in it cleaned; `where` is its path in the body ("history[0].content")."""
+    if isinstance(value, str):
+        return clean_text(value, where or "the body")
+    if isinstance(value, list):
+        return [_cleaned(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        cleaned = {}
+        for key, item in value.items():
+            name = clean_text(key, f"a field name in {where or 'the body'}")
+            cleaned[name] = _cleaned(item, f"{where}.{name}" if where else name)
+        return cleaned
+    return value
+
+
+class CleanRequest(BaseModel):
+    """A request body from outside: every string in it, however deep, passes `clean_text` first."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean_strings(cls, data: object) -> object:
+        try:
+            return _cleaned(data, "")
+        except TextError as exc:
+            raise PydanticCustomError(TEXT_ERROR, "{reason}", {"reason": str(exc)}) from None
 
 
 class Message(BaseModel):
@@ -94,7 +145,7 @@ class Answer(BaseModel):
     trace: Trace = Trace()
 
 
-class AskRequest(BaseModel):
+class AskRequest(CleanRequest):
     """What the API and UI send to ask a question."""
 
     question: str

@@ -27,7 +27,7 @@ from askpfg.drafting import (
     to_markdown,
 )
 from askpfg.retrieval import Filters
-from askpfg.schemas import Answer, AskError, Citation, Message
+from askpfg.schemas import Answer, AskError, Citation, Message, TextError, clean_text
 from askpfg.settings import PROJECT_ROOT
 from askpfg.verify import KIND_NAMES, format_date, normalise_ws
 
@@ -190,14 +190,15 @@ def build_draft_tab(pipeline: Pipeline) -> None:
 
     def find(letter: str) -> tuple[str, str]:
         try:
-            found = split_letter(check_letter(letter, pipeline.settings))
-        except LetterError as exc:
+            found = split_letter(check_letter(clean_text(letter, "The letter"), pipeline.settings))
+        except (LetterError, TextError) as exc:
             raise gr.Error(str(exc)) from exc
         return "\n".join(found.points), f"Found {len(found.points)} point(s). Edit, add or delete lines, then draft the reply."
 
     def draft(letter: str, points: str) -> tuple[str, str, str | None, str]:
         try:
-            reply = draft_reply(letter, pipeline, [p for p in points.splitlines() if p.strip()] or None)
+            given = [p for p in clean_text(points, "The points").splitlines() if p.strip()]
+            reply = draft_reply(clean_text(letter, "The letter"), pipeline, given or None)
         except (LetterError, AskError) as exc:
             raise gr.Error(str(exc)) from exc
         path = to_docx(reply, Path(tempfile.mkdtemp(prefix="askpfg-reply-")) / "reply.docx")
@@ -236,7 +237,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
     ) -> Iterator[tuple]:
         try:
             filters = filters_from(since, until, kinds, doc_ids)
-            question = pipeline.validate_question(question)
+            question = pipeline.validate_question(clean_text(question, "The question"))
         except AskError as exc:  # a toast; the chat keeps no error state
             gr.Warning(str(exc))
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()

@@ -1,0 +1,92 @@
+"""Security findings of issue #13, as regression tests on the API with the UI mounted as `askpfg serve`
+mounts it: text that is not text is a 400 naming its field (3)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from askpfg.answering import Pipeline
+from askpfg.api import create_app
+from askpfg.ui import mount_ui
+
+QUESTION = "Who chairs the Oversight Board?"
+LETTER = "Dear Minister,\n\nCould you tell me who chairs the Oversight Board?\n\nYours sincerely,\n\nAnn Jones\n"
+
+
+@pytest.fixture(scope="module")
+def open_ui(pipeline: Pipeline) -> Iterator[TestClient]:
+    """The API with the UI mounted, no key set."""
+    with TestClient(mount_ui(create_app(pipeline), pipeline)) as client:
+        yield client
+
+
+def post_json(client: TestClient, path: str, body: object, **kwargs: Any) -> Any:
+    """POST `body` as JSON with non-ASCII written as escapes, so a lone surrogate can be sent as a client can."""
+    return client.post(path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, **kwargs)
+
+
+def call_ui(client: TestClient, fn: str, data: list) -> list[tuple[str, object]]:
+    """A UI function run through Gradio's HTTP API, as any client can run it: its (event, data) messages."""
+    started = post_json(client, f"/gradio_api/call/{fn}", {"data": data})
+    assert started.status_code == 200, started.text
+    with client.stream("GET", f"/gradio_api/call/{fn}/{started.json()['event_id']}") as stream:
+        text = stream.read().decode()
+    return [(event, json.loads(payload)) for event, payload in re.findall(r"^event: (\w+)\ndata: (.*)$", text, re.MULTILINE)]
+
+
+def assert_error(response, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "detail"} and body["error"]
+    return body["detail"]
+
+
+# --- 3. text that is not text: a 400 naming the field -----------------------------------------------
+
+SURROGATE = "\ud800"
+
+
+@pytest.fixture(scope="module")
+def api(pipeline: Pipeline) -> Iterator[TestClient]:
+    with TestClient(create_app(pipeline)) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/ask", {"question": f"Who chairs {SURROGATE} the Oversight Board?"}, "question"),
+        ("/api/ask/stream", {"question": f"Who chairs {SURROGATE} the Oversight Board?"}, "question"),
+        ("/api/ask", {"question": QUESTION, "history": [{"role": "user", "content": f"The board {SURROGATE}"}]}, "history[0].content"),
+        ("/api/ask", {"question": QUESTION, "filters": {"doc_ids": [SURROGATE]}}, "filters.doc_ids[0]"),
+        ("/api/ask", {"question": QUESTION, "filters": {"kinds": [SURROGATE]}}, "filters.kinds[0]"),
+        ("/api/draft", {"letter": LETTER.replace("who chairs", f"who {SURROGATE} chairs")}, "letter"),
+        ("/api/draft", {"letter": LETTER, "points": [QUESTION, f"When {SURROGATE} did it meet?"]}, "points[1]"),
+    ],
+)
+def test_a_lone_surrogate_is_a_400_naming_its_field(api: TestClient, path: str, body: dict, field: str) -> None:
+    detail = assert_error(post_json(api, path, body), 400)
+    assert detail.startswith(f"{field} holds a lone surrogate (U+D800)")
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\x85"])
+def test_nul_and_control_characters_are_a_400_naming_the_field(api: TestClient, char: str) -> None:
+    detail = assert_error(post_json(api, "/api/ask", {"question": f"Who chairs{char} the Oversight Board?"}), 400)
+    assert re.match(r"question holds a (NUL|control) character", detail)
+
+
+@pytest.mark.parametrize("path", ["/api/ask", "/api/ask/stream"])
+def test_a_question_of_only_invisible_characters_is_an_empty_question(api: TestClient, path: str) -> None:
+    detail = assert_error(post_json(api, path, {"question": "\u200b\u200c \ufeff\u2060"}), 400)
+    assert "empty" in detail
+
+
+def test_the_ui_warns_about_a_lone_surrogate_instead_of_failing(open_ui: TestClient) -> None:
+    events = call_ui(open_ui, "ask", [f"Who chairs {SURROGATE} the Oversight Board?", "", "", [], []])
+    assert [event for event, _ in events if event == "error"] == [] and events[-1][0] == "complete"

@@ -1,20 +1,26 @@
 """Security findings of issue #13, as regression tests on the API with the UI mounted as `askpfg serve`
-mounts it: text that is not text is a 400 naming its field (3)."""
+mounts it: the UI reads only files uploaded to it (1), and text that is not text is a 400 naming its
+field (3)."""
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from gradio.utils import get_upload_folder
 
 from askpfg.answering import Pipeline
 from askpfg.api import create_app
+from askpfg.settings import Settings
 from askpfg.ui import mount_ui
 
+ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Who chairs the Oversight Board?"
 LETTER = "Dear Minister,\n\nCould you tell me who chairs the Oversight Board?\n\nYours sincerely,\n\nAnn Jones\n"
 
@@ -40,11 +46,39 @@ def call_ui(client: TestClient, fn: str, data: list) -> list[tuple[str, object]]
     return [(event, json.loads(payload)) for event, payload in re.findall(r"^event: (\w+)\ndata: (.*)$", text, re.MULTILINE)]
 
 
+def file_data(path: str) -> dict:
+    return {"path": path, "meta": {"_type": "gradio.FileData"}}
+
+
 def assert_error(response, status: int) -> str:
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"error", "detail"} and body["error"]
     return body["detail"]
+
+
+# --- 1. the UI reads only files uploaded to it -----------------------------------------------------
+
+
+def test_the_ui_reads_a_letter_only_if_it_was_uploaded_to_it(open_ui: TestClient, tmp_path: Path) -> None:
+    uploaded = open_ui.post("/gradio_api/upload", files={"files": ("letter.txt", LETTER.encode(), "text/plain")})
+    assert uploaded.status_code == 200, uploaded.text
+    assert call_ui(open_ui, "load", [file_data(uploaded.json()[0])])[-1] == ("complete", [LETTER])
+
+    marker = f"marker {uuid.uuid4().hex}"
+    planted = tmp_path / "letter.txt"  # in the system's temporary folder, beside Gradio's own
+    planted.write_text(LETTER.replace("Ann Jones", marker), encoding="utf-8")
+    for outside, content in ((planted, marker), (ROOT / "README.md", "Welsh Government")):
+        events = call_ui(open_ui, "load", [file_data(str(outside))])
+        assert events[-1][0] == "error" and content not in json.dumps(events)
+    copies = [p for p in Path(get_upload_folder()).rglob("*") if p.is_file() and marker in p.read_text(errors="ignore")]
+    assert not copies, "a file the UI refused was still copied into Gradio's cache"
+
+
+def test_the_ui_refuses_an_upload_over_the_size_limit(open_ui: TestClient, settings: Settings) -> None:
+    big = b"Dear Minister,\n" + b"x" * settings.max_upload_bytes
+    response = open_ui.post("/gradio_api/upload", files={"files": ("letter.txt", big, "text/plain")})
+    assert response.status_code == 413
 
 
 # --- 3. text that is not text: a 400 naming the field -----------------------------------------------

@@ -343,14 +343,25 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
 
 
 def mount_ui(app: FastAPI, pipeline: Pipeline) -> FastAPI:
-    """Mount the UI at / on the API app, with its theme, CSS and reference-click script."""
-    return gr.mount_gradio_app(
+    """Mount the UI at / on the API app, with its theme, CSS and reference-click script. Its functions
+    read only files uploaded to Gradio (at most `max_upload_bytes`), never the checkout or the index."""
+    settings = pipeline.settings
+    blocks = build_ui(pipeline)
+    mounted = gr.mount_gradio_app(
         app,
-        build_ui(pipeline),
+        blocks,
         path="/",
         theme=THEME,
         css=(UI_DIR / "style.css").read_text(encoding="utf-8"),
         head=f"<script>{(UI_DIR / 'cite.js').read_text(encoding='utf-8')}</script>",
         footer_links=[],
         ssr_mode=False,
+        max_file_size=settings.max_upload_bytes,
+        allowed_paths=[],
+        blocked_paths=[str(PROJECT_ROOT), str(settings.index_dir), str(settings.corpus_dir)],
     )
+    # Gradio refuses a file input that it did not receive by upload (a path such as /etc/passwd sent to
+    # /gradio_api/call/load) only once the app has launched; launch() records that, mounting does not
+    # (gradio 6.31), so without this any readable file on the machine could be sent in and read back.
+    blocks.has_launched = True
+    return mounted

@@ -1,9 +1,10 @@
 """Security findings of issue #13, as regression tests on the API with the UI mounted as `askpfg serve`
-mounts it: the UI reads only files uploaded to it (1), and text that is not text is a 400 naming its
-field (3)."""
+mounts it: the UI reads only files uploaded to it (1), text that is not text is a 400 naming its field
+(3), and nothing from a document is markup in the UI (8)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import uuid
@@ -15,8 +16,11 @@ import pytest
 from fastapi.testclient import TestClient
 from gradio.utils import get_upload_folder
 
+from askpfg import ui
 from askpfg.answering import Pipeline
 from askpfg.api import create_app
+from askpfg.drafting import DraftReply, DraftSection, LetterPoints
+from askpfg.schemas import Citation
 from askpfg.settings import Settings
 from askpfg.ui import mount_ui
 
@@ -124,3 +128,40 @@ def test_a_question_of_only_invisible_characters_is_an_empty_question(api: TestC
 def test_the_ui_warns_about_a_lone_surrogate_instead_of_failing(open_ui: TestClient) -> None:
     events = call_ui(open_ui, "ask", [f"Who chairs {SURROGATE} the Oversight Board?", "", "", [], []])
     assert [event for event, _ in events if event == "error"] == [] and events[-1][0] == "complete"
+
+
+# --- 8. nothing from a document is markup in the UI -------------------------------------------------
+
+PLANTED = 'The board met <img src="http://evil.example/pixel.png"> in May; see [the minutes](http://evil.example/m) or http://evil.example/raw.'
+
+
+def planted_reply() -> DraftReply:
+    """A drafted reply whose papers (title, heading, quote) and letter carry HTML and Markdown links."""
+    citation = Citation(
+        n=1, doc_id="planted", title='Bulletin <a href="http://evil.example" target="_blank">read</a>', date="2023-05-01",
+        kind="bulletin", source="planted.md", quote=PLANTED, start=0, end=len(PLANTED),
+    )
+    section = DraftSection(
+        point=QUESTION, heading="The board <img src=x onerror=alert(1)>", text=f"According to the bulletin of 1 May 2023: “{PLANTED}” [1]", covered=True
+    )
+    letter = LetterPoints(sender="Ann Jones", sender_first_name="Ann<script>alert(2)</script>", subject="the <b>board</b>", points=[QUESTION])
+    return DraftReply(
+        points=[QUESTION], reply_markdown="", citations=[citation], not_covered=[], letter=letter, sections=[section],
+        reply_date=dt.date(2023, 6, 1), signatory_name="A Minister", signatory_role="Minister",
+    )
+
+
+def test_the_draft_tab_shows_document_html_and_links_as_text(open_ui: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ui, "draft_reply", lambda letter, pipeline, points: planted_reply())
+    event, (reply, sources, _docx, _status) = call_ui(open_ui, "draft", [LETTER, QUESTION])[-1]
+    assert event == "complete"
+    for view in (reply, sources):
+        assert not re.search(r"<(img|a|script|b)\b", view) and 'href="' not in view
+        assert "&lt;img" in view and "[the minutes](http://evil.example/m)" in view
+    assert "&lt;a href=&quot;http://evil.example&quot;" in sources
+
+
+def test_the_chat_renders_no_markdown_or_latex_so_document_text_cannot_become_links(open_ui: TestClient) -> None:
+    config = open_ui.get("/config").json()
+    (chat,) = [c["props"] for c in config["components"] if c["type"] == "chatbot"]
+    assert chat["render_markdown"] is False and chat["latex_delimiters"] == []

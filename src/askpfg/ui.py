@@ -35,6 +35,7 @@ UI_DIR = PROJECT_ROOT / "ui"
 BEFORE, AFTER, CONTEXT = 450, 550, 150  # document characters shown around a cited passage (CONTEXT at least)
 _MARKER = re.compile(r"\[(\d+)\]")
 _HEADING = re.compile(r"^#{1,6} +(.+)$", re.MULTILINE)
+_BOLD = re.compile(r"\*\*([^\n]+)\*\*")  # a drafted reply's section heading, a paragraph of its own
 HINT = '<div class="source-empty"><p>Click a numbered reference such as <b>[1]</b> in an answer to read the passage in its document.</p></div>'
 THEME = gr.themes.Default(
     primary_hue="teal",
@@ -170,11 +171,25 @@ def document_rows(pipeline: Pipeline) -> list[list[str]]:
     return [[m.date.isoformat(), KIND_NAMES.get(m.kind, m.kind), m.title, m.author, m.recipient, m.id] for m in pipeline.store.documents()]
 
 
-def sources_markdown(reply: DraftReply) -> str:
-    """The reference list for the UI's sources panel."""
+def reply_html(reply: DraftReply) -> str:
+    """The drafted reply as HTML: its paragraphs escaped (the letter and the papers are data, never markup),
+    its bold section headings shown bold."""
+    paragraphs = []
+    for part in to_markdown(reply, references=False).split("\n\n"):
+        heading = _BOLD.fullmatch(part)
+        text = f"<strong>{html.escape(heading.group(1))}</strong>" if heading else html.escape(part).replace("\n", "<br>")
+        paragraphs.append(f"<p>{text}</p>")
+    return f'<div class="draft-reply">{"".join(paragraphs)}</div>'
+
+
+def sources_html(reply: DraftReply) -> str:
+    """The reference list for the UI's sources panel, every title and quote escaped."""
     if not reply.citations:
-        return "_No sources: nothing in the reply is drawn from the papers._"
-    return "\n\n".join(f"**[{c.n}]** {c.title}, {format_date(c.date)}\n\n> {normalise_ws(c.quote)}" for c in reply.citations)
+        return "<p><em>No sources: nothing in the reply is drawn from the papers.</em></p>"
+    return "".join(
+        f"<p><strong>[{c.n}]</strong> {html.escape(c.title)}, {format_date(c.date)}</p><blockquote>{html.escape(normalise_ws(c.quote))}</blockquote>"
+        for c in reply.citations
+    )
 
 
 def build_draft_tab(pipeline: Pipeline) -> None:
@@ -203,7 +218,7 @@ def build_draft_tab(pipeline: Pipeline) -> None:
             raise gr.Error(str(exc)) from exc
         path = to_docx(reply, Path(tempfile.mkdtemp(prefix="askpfg-reply-")) / "reply.docx")
         gaps = f" {len(reply.not_covered)} part(s) are not covered by the papers and need input." if reply.not_covered else ""
-        return to_markdown(reply, references=False), sources_markdown(reply), str(path), f"Drafted {len(reply.points)} point(s).{gaps}"
+        return reply_html(reply), sources_html(reply), str(path), f"Drafted {len(reply.points)} point(s).{gaps}"
 
     gr.Markdown(
         "Paste a letter or upload it, check the points found in it, then draft a reply. Every factual "
@@ -218,9 +233,9 @@ def build_draft_tab(pipeline: Pipeline) -> None:
             draft_button = gr.Button("Draft reply", variant="primary", elem_id="draft-reply")
             status = gr.Markdown(elem_id="draft-status")
         with gr.Column(scale=1, min_width=420):
-            reply_view = gr.Markdown(label="Draft reply", elem_id="draft-output", container=True)
+            reply_view = gr.HTML(label="Draft reply", elem_id="draft-output", container=True)
             with gr.Accordion("Sources", open=True, elem_id="draft-sources-panel"):
-                sources = gr.Markdown(elem_id="draft-sources")
+                sources = gr.HTML(elem_id="draft-sources")
             download = gr.File(label="Download .docx", interactive=False, elem_id="draft-docx")
     upload.upload(load, upload, letter)
     find_button.click(find, letter, [points, status])
@@ -280,6 +295,8 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                         show_label=False,
                         height=520,
                         feedback_options=None,
+                        render_markdown=False,  # its messages are HTML built here, every text in it escaped:
+                        latex_delimiters=[],  # no Markdown or LaTeX can turn a paper's text into links or markup
                         placeholder="Ask about the Programme for Government papers on children's services.",
                         buttons=["copy"],
                     )

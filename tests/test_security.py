@@ -1,6 +1,6 @@
 """Security findings of issue #13, as regression tests on the API with the UI mounted as `askpfg serve`
-mounts it: the UI reads only files uploaded to it (1), text that is not text is a 400 naming its field
-(3), and nothing from a document is markup in the UI (8)."""
+mounts it: the UI reads only files uploaded to it (1), one access rule covers the UI and the API (2),
+text that is not text is a 400 naming its field (3), and nothing from a document is markup in the UI (8)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from askpfg.settings import Settings
 from askpfg.ui import mount_ui
 
 ROOT = Path(__file__).resolve().parents[1]
+KEY = "s3cret-key"
 QUESTION = "Who chairs the Oversight Board?"
 LETTER = "Dear Minister,\n\nCould you tell me who chairs the Oversight Board?\n\nYours sincerely,\n\nAnn Jones\n"
 
@@ -34,6 +35,22 @@ def open_ui(pipeline: Pipeline) -> Iterator[TestClient]:
     """The API with the UI mounted, no key set."""
     with TestClient(mount_ui(create_app(pipeline), pipeline)) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def keyed_app(pipeline: Pipeline, settings: Settings) -> Iterator[TestClient]:
+    """The API with the UI mounted and ASKPFG_API_KEY set, reached from this machine (loopback)."""
+    app = mount_ui(create_app(pipeline, settings=settings.model_copy(update={"api_key": KEY})), pipeline)
+    with TestClient(app, client=("127.0.0.1", 50000)) as client:
+        yield client
+
+
+@pytest.fixture
+def keyed_ui(keyed_app: TestClient) -> Iterator[TestClient]:
+    """The keyed app's client, holding no cookie from an earlier test."""
+    keyed_app.cookies.clear()
+    yield keyed_app
+    keyed_app.cookies.clear()
 
 
 def post_json(client: TestClient, path: str, body: object, **kwargs: Any) -> Any:
@@ -83,6 +100,55 @@ def test_the_ui_refuses_an_upload_over_the_size_limit(open_ui: TestClient, setti
     big = b"Dear Minister,\n" + b"x" * settings.max_upload_bytes
     response = open_ui.post("/gradio_api/upload", files={"files": ("letter.txt", big, "text/plain")})
     assert response.status_code == 413
+
+
+# --- 2. one access rule for the UI and the API ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/", None),
+        ("GET", "/config", None),
+        ("POST", "/gradio_api/call/ask", {"data": [QUESTION, "", "", [], []]}),
+        ("POST", "/gradio_api/call/draft", {"data": [LETTER, ""]}),
+        ("POST", "/gradio_api/call/load", {"data": [file_data(str(ROOT / "README.md"))]}),
+    ],
+)
+def test_with_a_key_set_no_ui_route_answers_a_local_client_without_it(keyed_ui: TestClient, method: str, path: str, body: dict | None) -> None:
+    response = keyed_ui.request(method, path, json=body)
+    assert "ASKPFG_API_KEY" in assert_error(response, 401)
+
+
+def test_with_a_key_set_the_ui_takes_no_upload_without_it(keyed_ui: TestClient) -> None:
+    response = keyed_ui.post("/gradio_api/upload", files={"files": ("letter.txt", LETTER.encode(), "text/plain")})
+    assert_error(response, 401)
+
+
+def test_a_browser_without_the_key_gets_the_sign_in_page(keyed_ui: TestClient) -> None:
+    response = keyed_ui.get("/", headers={"Accept": "text/html"})
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("text/html")
+    assert re.search(r'<form method="post" action="/login">.*<input id="key" name="key" type="password"', response.text)
+
+
+def test_signing_in_with_the_key_opens_the_ui_and_the_api(keyed_ui: TestClient) -> None:
+    signed_in = keyed_ui.post("/login", data={"key": KEY}, follow_redirects=False)
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/"
+    cookie = signed_in.headers["set-cookie"]
+    assert "askpfg_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie and KEY not in cookie
+
+    assert keyed_ui.get("/", headers={"Accept": "text/html"}).status_code == 200
+    found = call_ui(keyed_ui, "find", [LETTER])
+    assert found[-1][0] == "complete" and "Oversight Board" in found[-1][1][0]
+    assert keyed_ui.get("/api/health").json()["ready"] is True
+
+
+def test_a_wrong_key_on_the_sign_in_page_opens_nothing(keyed_ui: TestClient) -> None:
+    response = keyed_ui.post("/login", data={"key": "guess"}, follow_redirects=False)
+    assert response.status_code == 401 and "not the key" in response.text
+    assert "set-cookie" not in response.headers
+    assert_error(keyed_ui.get("/config"), 401)
 
 
 # --- 3. text that is not text: a 400 naming the field -----------------------------------------------

@@ -2,30 +2,33 @@
 
 Every error is JSON `{"error": short, "detail": what to do}`; bad input never gives a 500.
 
-Access: when `ASKPFG_API_KEY` is set, every /api/* call needs `Authorization: Bearer <key>`,
-and the UI (and everything else outside /api) is served only to loopback clients. The UI calls
-the pipeline directly, not through /api, so exposing it would bypass the key; a UI for remote
-users belongs behind a reverse proxy that does its own authentication.
+Access: when `ASKPFG_API_KEY` is set, one rule covers the API and the UI (which calls the pipeline
+directly, not through /api): every request needs `Authorization: Bearer <key>` or the session cookie
+that the sign-in page (/login) sets once a browser has typed the key. Loopback clients are not
+trusted, since a reverse proxy on the same host is one. Only /docs, /openapi.json and /login are open.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-import ipaddress
+import html
 import json
 import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from askpfg import __version__
@@ -36,15 +39,41 @@ from askpfg.models import EMBEDDING_NAME
 from askpfg.schemas import TEXT_ERROR, Answer, AskError, AskRequest, Citation, CleanRequest
 from askpfg.settings import Settings, get_settings
 
+LOGIN_PATH = "/login"
+OPEN_PATHS = ("/docs", "/openapi.json", LOGIN_PATH)  # open with a key set: the schema, and the way in
+SESSION_COOKIE = "askpfg_session"
 
-def is_loopback(host: str) -> bool:
-    """Whether a client address is this machine."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
+
+def session_token(key: str) -> str:
+    """The UI's session cookie: proof that the key was typed, which does not give the key away."""
+    return hmac.new(key.encode(), b"askpfg UI session", hashlib.sha256).hexdigest()
+
+
+def has_key(scope: Scope, key: str) -> bool:
+    """The one access rule, for the API and the UI alike: the key as a bearer token, or the session cookie."""
+    if hmac.compare_digest(dict(scope["headers"]).get(b"authorization", b""), f"Bearer {key}".encode()):
+        return True
+    cookies = b"; ".join(value for name, value in scope["headers"] if name == b"cookie")  # HTTP/2 may split them
+    cookie = cookie_parser(cookies.decode("latin-1")).get(SESSION_COOKIE, "")
+    return hmac.compare_digest(cookie.encode(), session_token(key).encode())
+
+
+def login_page(root_path: str, wrong: bool) -> str:
+    """The sign-in page: one field for the key, posted to /login (self-contained: nothing else is open yet)."""
+    note = '<p class="wrong" role="alert">That is not the key. Try again.</p>' if wrong else ""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>askpfg: sign in</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><style>'
+        "body{font-family:system-ui,sans-serif;background:#f8fafc;color:#0f172a;display:grid;place-items:center;min-height:90vh}"
+        "main{background:#fff;border:1px solid #cbd5e1;border-radius:8px;padding:2rem;max-width:26rem}"
+        "input,button{font:inherit;padding:.5rem;margin:.25rem 0;width:100%;box-sizing:border-box}"
+        "button{background:#0f766e;color:#fff;border:0;border-radius:6px}.wrong{color:#b91c1c}</style></head>"
+        "<body><main><h1>Ask the Programme for Government papers</h1>"
+        "<p>This server needs its access key (<code>ASKPFG_API_KEY</code>).</p>"
+        f'{note}<form method="post" action="{html.escape(root_path)}{LOGIN_PATH}"><label for="key">Access key</label>'
+        '<input id="key" name="key" type="password" autocomplete="current-password" required autofocus>'
+        '<button type="submit">Sign in</button></form></main></body></html>'
+    )
 
 
 class ErrorBody(BaseModel):
@@ -118,29 +147,42 @@ class _Runtime:
 
 
 class _Guard:
-    """ASGI middleware: API key and body-size limit on /api/*, loopback-only UI when a key is set."""
+    """ASGI middleware: the access rule on every route, UI included, when a key is set; the body-size
+    limit on what this app parses itself (/api/*, /login; Gradio caps its uploads itself)."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         key = self.settings.api_key
-        if not scope["path"].startswith("/api/"):
-            client = scope.get("client") or ("", 0)
-            if key and not is_loopback(client[0]) and scope["path"] not in ("/docs", "/openapi.json"):
-                detail = "while ASKPFG_API_KEY is set the UI is served only on this machine; use /api with the key"
-                await _error(403, "forbidden", detail)(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
+        if key and scope["path"] not in OPEN_PATHS and not has_key(scope, key):
+            await self._refuse(scope, receive, send)
             return
+        if scope["type"] == "http" and (scope["path"].startswith("/api/") or scope["path"] == LOGIN_PATH):
+            await self._within_limit(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+        """401: the sign-in page for a browser asking for a page, JSON for anything else."""
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["method"] in ("GET", "HEAD") and b"text/html" in dict(scope["headers"]).get(b"accept", b""):
+            response: Response = HTMLResponse(login_page(scope.get("root_path", ""), wrong=False), status_code=401)
+        else:
+            detail = f"send the header 'Authorization: Bearer <ASKPFG_API_KEY>' (in a browser, sign in at {LOGIN_PATH})"
+            response = _error(401, "unauthorized", detail)
+        await response(scope, receive, send)
+
+    async def _within_limit(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request, passed on only if its body is within `max_body_bytes` (413 otherwise)."""
         headers = dict(scope["headers"])
-        if key and not hmac.compare_digest(headers.get(b"authorization", b""), f"Bearer {key}".encode()):
-            await _error(401, "unauthorized", "send the header 'Authorization: Bearer <ASKPFG_API_KEY>'")(scope, receive, send)
-            return
         limit = self.settings.max_body_bytes
         too_big = _error(413, "body too large", f"the request body is over {limit} bytes; shorten the question or history")
         declared = headers.get(b"content-length", b"0")
@@ -292,6 +334,26 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
         except (LetterError, AskError) as exc:
             return _error(400, "bad letter", str(exc))
         return DraftResponse.model_validate(reply.model_dump(include=set(DraftResponse.model_fields)))
+
+    if settings.api_key:
+        key = settings.api_key
+
+        @app.get(LOGIN_PATH, include_in_schema=False)
+        async def login_form(request: Request) -> HTMLResponse:
+            return HTMLResponse(login_page(request.scope.get("root_path", ""), wrong=False))
+
+        @app.post(LOGIN_PATH, include_in_schema=False)
+        async def login(request: Request) -> Response:
+            """The key a browser typed: if right, the session cookie (HttpOnly, SameSite=Strict) and back to the UI."""
+            root_path = request.scope.get("root_path", "")
+            typed = parse_qs((await request.body()).decode("utf-8", "replace")).get("key", [""])[0]
+            if not hmac.compare_digest(typed.encode(), key.encode()):
+                return HTMLResponse(login_page(root_path, wrong=True), status_code=401)
+            response = RedirectResponse(f"{root_path}/", status_code=303)
+            response.set_cookie(
+                SESSION_COOKIE, session_token(key), path=f"{root_path}/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
+            )
+            return response
 
     @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def unknown(path: str, request: Request) -> JSONResponse:

@@ -13,6 +13,7 @@ import pytest
 
 from askpfg.answering import Pipeline
 from askpfg.chunking import Sentence, is_furniture
+from askpfg.conversation import condense_question
 from askpfg.corpus import load_corpus
 from askpfg.index import IndexStore, ingest_paths
 from askpfg.question import (
@@ -23,6 +24,7 @@ from askpfg.question import (
     name_runs,
 )
 from askpfg.retrieval import Evidence, Filters, RankingWeights
+from askpfg.schemas import Message
 from askpfg.settings import Settings
 from askpfg.verify import foreign_numbers
 
@@ -219,3 +221,12 @@ def test_a_paper_s_date_stands_for_a_year_only_as_precisely_as_the_question_give
     assert foreign_numbers("How many kinship families did the statement of March 2026 count?", older_count) == set()
     month_written = [_evidence("In January the panel agreed its terms of reference.", "2026-03-02")]
     assert foreign_numbers("What did the panel agree in January 2026?", month_written) == set()
+
+
+def test_a_follow_up_keeps_a_name_with_a_bracketed_word_whole():
+    history = [
+        Message(role="user", content="What does the Kinship Carers (Support) Bill provide?"),
+        Message(role="assistant", content="It gives kinship carers a right to an assessment."),
+    ]
+    settings = Settings(use_generator=False)
+    assert condense_question("When was it introduced?", history, None, settings) == "When was the Kinship Carers (Support) Bill introduced?"

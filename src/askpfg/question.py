@@ -181,7 +181,8 @@ def proper_names(question: str) -> set[str]:
     return {w for w in NAME_WORD.findall(question) if w.lower() not in STOPWORDS and not CALENDAR.fullmatch(w)}
 
 
-CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:,?\s+(?:(?:and|of|for|the|&|in|on)\s+)?[A-Z][\w'’-]*)+")
+# a name may hold a bracketed word: "Health and Social Care (Wales) Bill"
+CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:,?\s+(?:(?:and|of|for|the|&|in|on)\s+)?\(?[A-Z][\w'’-]*\)?)+")
 
 
 def name_runs(question: str) -> list[list[str]]:

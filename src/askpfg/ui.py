@@ -60,6 +60,11 @@ def _cite(turn: int, n: int, anchor: bool) -> str:
     return f'<a class="cite" href="#source-{turn}-{n}"{id_attr} title="Show source {n}">[{n}]</a>'
 
 
+def _unescape_markers(text: str) -> str:
+    """A paper's own "[3]", escaped in the answer as "\\[3\\]" so it is no citation, shown as written."""
+    return text.replace("\\[", "[").replace("\\]", "]")
+
+
 def answer_html(answer: Answer, turn: int, latest: bool) -> str:
     """An answer as HTML: [n] markers become links that show their source; sources listed below."""
     anchored: set[int] = set()
@@ -70,7 +75,7 @@ def answer_html(answer: Answer, turn: int, latest: bool) -> str:
         return _cite(turn, n, anchor)
 
     body = "".join(
-        f"<p>{_MARKER.sub(lambda m: link(int(m.group(1))), html.escape(part))}</p>"
+        f"<p>{_unescape_markers(_MARKER.sub(lambda m: link(int(m.group(1))), html.escape(part)))}</p>"
         for part in answer.text.split("\n\n")
         if part.strip()
     )

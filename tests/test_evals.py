@@ -59,14 +59,15 @@ TRANSFER = ROOT / "evals" / "transfer"
 def test_the_ci_transfer_subset_meets_its_thresholds_on_papers_added_as_a_user_would(tmp_path: Path):
     """The fixed CI subset of the transfer split: its 14 papers are ingested into a temporary index
     beside corpus/, through `askpfg eval --with-docs`, as `askpfg ingest` would add them. Thresholds
-    sit a step below this subset's figures in the full transfer run of 2026-12-01 (answers 10/13,
-    every cited paper right 7/12, unanswerable refused 1/3, false refusals 1/13)."""
+    sit a step below this subset's figures in the full transfer run of 2026-12-02 (answers 10/13,
+    every cited paper right 8/12, false refusals 1/13), two steps for answers (generator timeouts
+    on a busy machine); unanswerable refused 2/3, decided by code alone, is required as measured."""
     out = tmp_path / "transfer.jsonl"
     run = subprocess.run(
         [sys.executable, "-m", "askpfg", "eval", "--cases", str(TRANSFER / "ci_cases.jsonl"),
          "--with-docs", str(TRANSFER / "docs"), "--out", str(out),
-         "--min-quotes-verified", "1.0", "--min-answer-accuracy", "0.6", "--min-citation-accuracy", "0.5",
-         "--min-refused-unanswerable", "0.3", "--max-false-refusals", "0.1"],
+         "--min-quotes-verified", "1.0", "--min-answer-accuracy", "0.6", "--min-citation-accuracy", "0.55",
+         "--min-refused-unanswerable", "0.6", "--max-false-refusals", "0.1"],
         capture_output=True, text=True,
     )
     print(run.stdout, run.stderr[-2000:])

@@ -22,6 +22,7 @@ from askpfg.question import (
     has_answer_type,
     initialisms,
     name_runs,
+    word_stems,
 )
 from askpfg.retrieval import Evidence, Filters, RankingWeights
 from askpfg.schemas import Message
@@ -230,3 +231,13 @@ def test_a_follow_up_keeps_a_name_with_a_bracketed_word_whole():
     ]
     settings = Settings(use_generator=False)
     assert condense_question("When was it introduced?", history, None, settings) == "When was the Kinship Carers (Support) Bill introduced?"
+
+
+def test_who_can_be_answered_by_a_body_but_who_chairs_only_by_a_person():
+    question = "Who funds the Kinship Helpline?"
+    assert has_answer_type("person", "The helpline is funded by the Department for Education.", question)
+    assert not has_answer_type("chair", "The panel is chaired by the Implementation Board.", "Who chairs the panel?")
+
+
+def test_a_hyphenated_word_is_also_known_written_solid():
+    assert {"coordin", "co", "ordin"} <= word_stems("the Kinship Co-ordination Unit")

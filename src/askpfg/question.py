@@ -120,11 +120,13 @@ def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
     if kind is None:
         return True
     if kind == "chair":  # a chair's or leader's name, said to chair or lead
-        return bool(ANSWER_TYPES["chair"][1].search(text)) and has_answer_type("person", text, question)
+        return bool(ANSWER_TYPES["chair"][1].search(text)) and _names_person(text, question)
+    if kind == "person":  # someone, or a body: "Who funds the helpline?" is answered by "the Department for Education"
+        return _names_person(text, question) or has_answer_type("organisation", text, question)
     if kind == "organisation":  # a name with a word the question does not use, and not "Welsh Government"
         asked = set(re.findall(r"[a-z]+", question.lower())) | _GENERIC | STOPWORDS
         return any(set(re.findall(r"[a-z]+", m.group(0).lower())) - asked for m in ANSWER_TYPES[kind][1].finditer(text))
-    if kind in ("person", "place", "locality"):
+    if kind in ("place", "locality"):
         asked = set(re.findall(r"[a-z]+", question.lower()))
         text = re.sub(r"\b[A-Z][A-Za-z]+\b", lambda m: "x" if m.group(0).lower() in asked else m.group(0), text)
     else:  # "Funding was agreed from April 2022. When did roll-out commence?": April 2022 is no answer
@@ -136,6 +138,13 @@ def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
     if counted:  # "How many foster carers ...?" needs "N foster carers", not "22 local authorities"
         return bool(re.search(rf"\b{_COUNT}\s+(\S+\s+){{0,3}}?{counted}", text, re.I))
     return bool(ANSWER_TYPES[kind][1].search(text))
+
+
+def _names_person(text: str, question: str) -> bool:
+    """Whether a sentence names a person or a role, other than any the question names."""
+    asked = set(re.findall(r"[a-z]+", question.lower()))
+    text = re.sub(r"\b[A-Z][A-Za-z]+\b", lambda m: "x" if m.group(0).lower() in asked else m.group(0), text)
+    return bool(ANSWER_TYPES["person"][1].search(text))
 
 
 def counted_noun(question: str) -> str | None:
@@ -204,9 +213,11 @@ def initialisms(text: str) -> set[str]:
 
 
 def word_stems(text: str) -> set[str]:
-    """The stems of every word of a text, lower-cased, hyphenated words taken apart ("Foster-Wales" ->
-    {'foster', 'wale'})."""
-    return set(_stemmer().stemWords(re.findall(r"[a-z]+", text.lower())))
+    """The stems of every word of a text, lower-cased, hyphenated words taken apart and joined
+    ("Co-ordination" -> {'co', 'ordin', 'coordin'})."""
+    lowered = text.lower()
+    joined = [w.replace("-", "") for w in re.findall(r"[a-z]+(?:-[a-z]+)+", lowered)]
+    return set(_stemmer().stemWords(re.findall(r"[a-z]+", lowered) + joined))
 
 
 @lru_cache(maxsize=1)

@@ -1,12 +1,16 @@
 """Security findings of issue #13, as regression tests on the API with the UI mounted as `askpfg serve`
 mounts it: the UI reads only files uploaded to it (1), one access rule covers the UI and the API (2),
-text that is not text is a 400 naming its field (3), and nothing from a document is markup in the UI (8)."""
+text that is not text is a 400 naming its field (3), a reply's points are capped before any work (5),
+and nothing from a document is markup in the UI (8)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +24,7 @@ from askpfg import ui
 from askpfg.answering import Pipeline
 from askpfg.api import create_app
 from askpfg.drafting import DraftReply, DraftSection, LetterPoints
-from askpfg.schemas import Citation
+from askpfg.schemas import Answer, AskError, Citation
 from askpfg.settings import Settings
 from askpfg.ui import mount_ui
 
@@ -231,3 +235,58 @@ def test_the_chat_renders_no_markdown_or_latex_so_document_text_cannot_become_li
     config = open_ui.get("/config").json()
     (chat,) = [c["props"] for c in config["components"] if c["type"] == "chatbot"]
     assert chat["render_markdown"] is False and chat["latex_delimiters"] == []
+
+
+# --- 5. bounded work: a reply answers at most ASKPFG_MAX_POINTS points --------------------------------
+
+
+def letter_with_points(n: int) -> str:
+    """A letter asking `n` numbered questions."""
+    questions = "\n".join(f"{i}. Who chairs working group {i}?" for i in range(1, n + 1))
+    return f"Dear Minister,\n\nI would be grateful for answers to the following.\n\n{questions}\n\nYours sincerely,\n\nAnn Jones\n"
+
+
+def askpfg(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """The `askpfg` command as a user runs it (extractive answers: no generator to load)."""
+    environment = {**os.environ, "ASKPFG_USE_GENERATOR": "false", **env}
+    return subprocess.run([sys.executable, "-m", "askpfg", *args], check=False, capture_output=True, text=True, env=environment, timeout=300)
+
+
+@pytest.fixture
+def answered(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The questions the pipeline is asked during a test (each is refused at once, so a draft is quick)."""
+    asked: list[str] = []
+
+    def record(question: str, *args: object, **kwargs: object) -> Answer:
+        asked.append(question)
+        raise AskError("recorded, not answered")
+
+    monkeypatch.setattr(pipeline, "answer", record)
+    return asked
+
+
+def test_a_letter_with_more_points_than_the_cap_is_a_400_before_any_point_is_answered(
+    api: TestClient, settings: Settings, answered: list[str]
+) -> None:
+    too_many = settings.max_points + 1
+    detail = assert_error(post_json(api, "/api/draft", {"letter": letter_with_points(too_many)}), 400)
+    assert f"the letter makes {too_many} points" in detail and f"at most {settings.max_points} (ASKPFG_MAX_POINTS)" in detail
+    assert answered == []
+
+
+def test_more_points_given_than_the_cap_is_a_400_before_any_point_is_answered(
+    api: TestClient, settings: Settings, answered: list[str]
+) -> None:
+    points = [f"Who chairs working group {i}?" for i in range(settings.max_points + 1)]
+    detail = assert_error(post_json(api, "/api/draft", {"letter": LETTER, "points": points}), 400)
+    assert f"{len(points)} points were given" in detail and f"at most {settings.max_points}" in detail
+    assert answered == []
+
+
+def test_the_draft_command_refuses_more_points_than_the_cap_with_exit_2(tmp_path: Path) -> None:
+    letter = tmp_path / "letter.txt"
+    letter.write_text(letter_with_points(3), encoding="utf-8")
+    for args in ((str(letter),), (str(letter), "--point", "Who?", "--point", "When?", "--point", "Where?")):
+        run = askpfg("draft", *args, ASKPFG_MAX_POINTS="2")
+        assert run.returncode == 2, run.stderr
+        assert "one reply answers at most 2 (ASKPFG_MAX_POINTS)" in run.stderr and "Traceback" not in run.stderr

@@ -327,7 +327,8 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
 
     @app.post("/api/draft", response_model=DraftResponse, responses=ERRORS, tags=["drafting"])
     async def draft(request: DraftRequest) -> DraftResponse | JSONResponse:
-        """Draft a cited reply to a letter (takes seconds per point: every point is searched and verified)."""
+        """Draft a cited reply to a letter (takes seconds per point: every point is searched and verified;
+        at most `ASKPFG_MAX_POINTS` points, a 400 beyond)."""
         pipe = runtime.require()
         try:
             reply = await run_in_threadpool(draft_reply, request.letter, pipe, request.points)

@@ -200,8 +200,8 @@ def cmd_draft(args: argparse.Namespace) -> int:
     from askpfg.drafting import (
         LetterError,
         draft_reply,
+        letter_points,
         load_letter,
-        split_letter,
         to_docx,
     )
     from askpfg.schemas import AskError
@@ -212,8 +212,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
         return _fail(f"--out {out}: use a .md or .docx file name")
     try:
         text = load_letter(args.letter, get_settings())
-        if not args.point:
-            split_letter(text)  # a letter with no request fails before the models load
+        letter_points(text, args.point, get_settings())  # no request, or too many, fails before the models load
         reply = draft_reply(text, get_pipeline(), args.point)
     except (LetterError, AskError) as exc:
         return _fail(str(exc))

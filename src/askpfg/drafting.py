@@ -655,18 +655,32 @@ def check_letter(text: object, settings: Settings) -> str:
     return text
 
 
-def draft_reply(
-    letter_text: str, pipeline: Pipeline, points: list[str] | None = None, *, today: dt.date | None = None
-) -> DraftReply:
-    """Draft a cited reply to a letter: its points (or the ones given), each answered from the papers."""
-    text = check_letter(letter_text, pipeline.settings)
+def letter_points(letter_text: str, points: list[str] | None, settings: Settings) -> LetterPoints:
+    """The letter read for a reply, with the points to answer (those given, else those found in it),
+    or a `LetterError` before any work starts: every point is searched and verified, so a reply
+    answers at most `max_points` of them, none longer than a question may be."""
+    text = check_letter(letter_text, settings)
     given = [normalise_ws(p) for p in points or [] if p and p.strip()]
     letter = split_letter(text, require_points=not given)
     if given:
         letter = letter.model_copy(update={"points": given})
+    if len(letter.points) > settings.max_points:
+        counted = f"{len(given)} points were given" if given else f"the letter makes {len(letter.points)} points (questions or requests)"
+        raise LetterError(
+            f"{counted}; one reply answers at most {settings.max_points} (ASKPFG_MAX_POINTS): "
+            "choose the points to answer, or split the letter into more than one reply"
+        )
     for point in letter.points:
-        if len(point) > pipeline.settings.max_question_chars:
-            raise LetterError(f"a point is {len(point):,} characters; the limit is {pipeline.settings.max_question_chars:,}: shorten it")
+        if len(point) > settings.max_question_chars:
+            raise LetterError(f"a point is {len(point):,} characters; the limit is {settings.max_question_chars:,}: shorten it")
+    return letter
+
+
+def draft_reply(
+    letter_text: str, pipeline: Pipeline, points: list[str] | None = None, *, today: dt.date | None = None
+) -> DraftReply:
+    """Draft a cited reply to a letter: its points (or the ones given), each answered from the papers."""
+    letter = letter_points(letter_text, points, pipeline.settings)
     numbering = _Numbering([])
     sections = [_section(point, pipeline, numbering) for point in letter.points]
     name, role = signatory(pipeline)

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
 
     max_question_chars: int = 4000
     max_letter_chars: int = 20000
+    max_points: int = Field(15, description="most points one drafted reply answers; a letter with more, or more given, is refused")
     max_body_bytes: int = 64_000
     max_upload_bytes: int = Field(5_000_000, description="largest letter file the UI takes (Gradio refuses bigger uploads with 413)")
     api_key: str | None = None

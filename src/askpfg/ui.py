@@ -213,7 +213,9 @@ def build_draft_tab(pipeline: Pipeline) -> None:
             found = split_letter(check_letter(clean_text(letter, "The letter"), pipeline.settings))
         except (LetterError, TextError) as exc:
             raise gr.Error(str(exc)) from exc
-        return "\n".join(found.points), f"Found {len(found.points)} point(s). Edit, add or delete lines, then draft the reply."
+        limit = pipeline.settings.max_points
+        over = f" A reply answers at most {limit}: delete some." if len(found.points) > limit else ""
+        return "\n".join(found.points), f"Found {len(found.points)} point(s).{over} Edit, add or delete lines, then draft the reply."
 
     def draft(letter: str, points: str) -> tuple[str, str, str | None, str]:
         try:

@@ -99,7 +99,7 @@ def test_schema_errors_are_422_with_the_field_named(client: TestClient, body: di
 
 @pytest.mark.parametrize(
     ("content", "content_type", "status"),
-    [(b"{not json", "application/json", 422), (b"question=Who", "text/plain", 422), (b"\xff\xfe\x00", "application/json", 400)],
+    [(b"{not json", "application/json", 422), (b"question=Who", "text/plain", 415), (b"\xff\xfe\x00", "application/json", 400)],
 )
 def test_malformed_bodies_are_client_errors(client: TestClient, content: bytes, content_type: str, status: int) -> None:
     assert_error(client.post("/api/ask", content=content, headers={"Content-Type": content_type}), status)

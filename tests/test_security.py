@@ -1,7 +1,8 @@
 """Security findings of issue #13, as regression tests on the API with the UI mounted as `askpfg serve`
 mounts it: the UI reads only files uploaded to it (1), one access rule covers the UI and the API (2),
 text that is not text is a 400 naming its field (3), a reply's points are capped before any work (5),
-and nothing from a document is markup in the UI (8)."""
+nothing from a document is markup in the UI (8), and the HTTP edges are clean (9): JSON bodies only,
+contradictory or unknown filters refused, 405 with Allow and every error in the `{error, detail}` shape."""
 
 from __future__ import annotations
 
@@ -290,3 +291,77 @@ def test_the_draft_command_refuses_more_points_than_the_cap_with_exit_2(tmp_path
         run = askpfg("draft", *args, ASKPFG_MAX_POINTS="2")
         assert run.returncode == 2, run.stderr
         assert "one reply answers at most 2 (ASKPFG_MAX_POINTS)" in run.stderr and "Traceback" not in run.stderr
+
+
+# --- 9. clean HTTP edges -----------------------------------------------------------------------------
+
+BODIES = {"/api/ask": {"question": QUESTION}, "/api/ask/stream": {"question": QUESTION}, "/api/draft": {"letter": LETTER}}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None])
+@pytest.mark.parametrize("path", sorted(BODIES))
+def test_a_body_that_is_not_json_is_a_415(api: TestClient, path: str, content_type: str | None) -> None:
+    """A cross-site form can send these without the browser asking first; only JSON is read."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = api.post(path, content=json.dumps(BODIES[path]).encode(), headers=headers)
+    assert "Content-Type: application/json" in assert_error(response, 415)
+
+
+def test_json_with_a_charset_is_read_as_json(api: TestClient) -> None:
+    response = api.post("/api/ask", content=b'{"question": " "}', headers={"Content-Type": "application/json; charset=utf-8"})
+    assert "empty" in assert_error(response, 400)
+
+
+@pytest.mark.parametrize("path", ["/api/ask", "/api/ask/stream"])
+def test_since_after_until_is_a_400_saying_so(api: TestClient, path: str) -> None:
+    body = {"question": QUESTION, "filters": {"since": "2023-05-01", "until": "2022-01-01"}}
+    detail = assert_error(post_json(api, path, body), 400)
+    assert detail.startswith("since (2023-05-01) is after until (2022-01-01)")
+
+
+@pytest.mark.parametrize("path", ["/api/ask", "/api/ask/stream"])
+def test_unknown_doc_ids_are_a_400_naming_them(api: TestClient, store, path: str) -> None:
+    known = store.documents()[0].id
+    detail = assert_error(post_json(api, path, {"question": QUESTION, "filters": {"doc_ids": [known, "no-such-paper"]}}), 400)
+    assert "'no-such-paper'" in detail and known not in detail
+
+
+def test_the_ui_answers_nothing_for_an_inverted_date_range_and_does_not_fail(open_ui: TestClient) -> None:
+    events = call_ui(open_ui, "ask", [QUESTION, "2023-05-01", "2022-01-01", [], []])
+    assert [event for event, _ in events if event == "error"] == [] and events[-1][0] == "complete"
+    assert all(chat == {"__type__": "update"} for _, (chat, *_) in events), "the chat changed: the question was answered"
+
+
+def test_the_schema_asks_for_a_question_and_a_letter_of_at_least_one_character(api: TestClient) -> None:
+    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["AskRequest"]["properties"]["question"]["minLength"] == 1
+    assert schemas["DraftRequest"]["properties"]["letter"]["minLength"] == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/api/ask", "POST"),
+        ("PUT", "/api/draft", "POST"),
+        ("OPTIONS", "/api/ask/stream", "POST"),
+        ("DELETE", "/api/health", "GET"),
+        ("POST", "/api/documents/some-paper", "GET"),
+        ("POST", "/", "GET"),
+        ("PUT", "/config", "GET"),
+    ],
+)
+def test_a_wrong_method_is_a_405_with_allow(open_ui: TestClient, method: str, path: str, allowed: str) -> None:
+    response = open_ui.request(method, path)
+    detail = assert_error(response, 405)
+    assert allowed in response.headers["allow"].split(", ") and allowed in detail
+
+
+@pytest.mark.parametrize("path", ["/no-such-page", "/api/no-such-endpoint", "/api", "/gradio_api/no-such-route"])
+def test_an_unknown_route_is_a_404_in_the_error_shape(open_ui: TestClient, path: str) -> None:
+    assert "/docs" in assert_error(open_ui.get(path), 404)
+
+
+def test_since_after_until_on_the_command_line_is_a_clear_error_with_exit_2() -> None:
+    run = askpfg("search", QUESTION, "--since", "2023-05-01", "--until", "2022-01-01")
+    assert run.returncode == 2, run.stderr
+    assert "since (2023-05-01) is after until (2022-01-01)" in run.stderr

@@ -21,11 +21,11 @@ from contextlib import asynccontextmanager
 from http import HTTPStatus
 from urllib.parse import parse_qs
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
@@ -36,7 +36,8 @@ from askpfg.answering import Pipeline, get_pipeline
 from askpfg.corpus import Document, DocumentMeta
 from askpfg.drafting import LetterError, draft_reply
 from askpfg.models import EMBEDDING_NAME
-from askpfg.schemas import TEXT_ERROR, Answer, AskError, AskRequest, Citation, CleanRequest
+from askpfg.retrieval import DATE_RANGE_ERROR, Filters
+from askpfg.schemas import NON_EMPTY, TEXT_ERROR, Answer, AskError, AskRequest, Citation, CleanRequest
 from askpfg.settings import Settings, get_settings
 
 LOGIN_PATH = "/login"
@@ -97,7 +98,7 @@ class Health(BaseModel):
 class DraftRequest(CleanRequest):
     """What `POST /api/draft` takes: the letter's text and, optionally, the points to answer."""
 
-    letter: str
+    letter: str = Field(json_schema_extra=NON_EMPTY)
     points: list[str] | None = None
 
 
@@ -123,6 +124,9 @@ def _error(status: int, error: str, detail: str) -> JSONResponse:
 
 
 ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 413, 422, 503)}
+BODY_ERRORS = {**ERRORS, 415: {"model": ErrorBody}}  # the endpoints that take a JSON body
+# validation errors of a well-formed body whose values are wrong: a 400 with this short name, not a 422
+BAD_VALUES = {TEXT_ERROR: "bad text", DATE_RANGE_ERROR: "bad filters"}
 
 
 class _Runtime:
@@ -214,6 +218,39 @@ class _Guard:
         await self.app(scope, replay, send)
 
 
+async def json_body(request: Request) -> None:
+    """Only JSON is parsed as a request body: a form or text/plain body, which a cross-site form can
+    send without the browser asking first, is a 415 (FastAPI would leave it to a 422)."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json" and not (media_type.startswith("application/") and media_type.endswith("+json")):
+        sent = f"'{media_type}'" if media_type else "no Content-Type"
+        raise APIError(415, "unsupported media type", f"the body must be JSON: send 'Content-Type: application/json' ({sent} was sent)")
+
+
+async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """Starlette's own errors (an unknown route, a wrong method) in the `{error, detail}` shape, with
+    their headers (a 405's Allow) kept. Also used by the UI's app, which answers every path the API does not."""
+    detail = str(exc.detail)
+    allow = (exc.headers or {}).get("Allow")
+    if exc.status_code == 404 and detail == HTTPStatus.NOT_FOUND.phrase:
+        detail = f"nothing at {request.url.path}; the API is under /api (see /docs)"
+    elif exc.status_code == 405 and allow:
+        detail = f"{request.method} {request.url.path}: use {allow.replace(', ', ' or ')}"
+    response = _error(exc.status_code, HTTPStatus(exc.status_code).phrase.lower(), detail)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+def _known_documents(pipe: Pipeline, filters: Filters | None) -> None:
+    """Filters naming a document the index does not hold are a mistake to report, not a search that finds nothing."""
+    if filters is None or not filters.doc_ids:
+        return
+    held = {meta.id for meta in pipe.store.documents()}
+    unknown = [doc_id for doc_id in filters.doc_ids if doc_id not in held]
+    if unknown:
+        raise APIError(400, "bad filters", f"no indexed document has id {', '.join(map(repr, unknown))}; GET /api/documents lists them")
+
+
 def _validation_detail(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors()[:5]:
@@ -257,32 +294,34 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        if errors and all(error["type"] == TEXT_ERROR for error in errors):  # well-formed, but not text
-            return _error(400, "bad text", "; ".join(error["msg"] for error in errors))
+        types = {error["type"] for error in errors}
+        if len(types) == 1 and (name := BAD_VALUES.get(types.pop())):  # well-formed, but not text or not a date range
+            return _error(400, name, "; ".join(error["msg"] for error in errors))
         return _error(422, "invalid request", _validation_detail(exc))
 
-    @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return _error(exc.status_code, HTTPStatus(exc.status_code).phrase.lower(), str(exc.detail))
+    app.add_exception_handler(HTTPException, http_error)
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
         return _error(500, "internal error", f"{type(exc).__name__}: {exc}; please report this with the request")
 
-    @app.post("/api/ask", response_model=Answer, responses=ERRORS, tags=["ask"])
+    @app.post("/api/ask", response_model=Answer, responses=BODY_ERRORS, tags=["ask"], dependencies=[Depends(json_body)])
     async def ask(request: AskRequest) -> Answer:
         """Answer a question; every factual sentence cites [n] markers that resolve to `citations`."""
         pipe = runtime.require()
+        _known_documents(pipe, request.filters)
         return await run_in_threadpool(pipe.answer, request.question, request.history, request.filters)
 
     @app.post(
         "/api/ask/stream",
-        responses={200: {"content": {"text/event-stream": {}}, "description": "`event: delta` {text} per draft delta, then one `event: answer` with the Answer"}, **ERRORS},
+        responses={200: {"content": {"text/event-stream": {}}, "description": "`event: delta` {text} per draft delta, then one `event: answer` with the Answer"}, **BODY_ERRORS},
         tags=["ask"],
+        dependencies=[Depends(json_body)],
     )
     async def ask_stream(request: AskRequest) -> StreamingResponse:
         """Server-Sent Events: draft deltas, then the final verified Answer (the draft may lose sentences)."""
         pipe = runtime.require()
+        _known_documents(pipe, request.filters)
         pipe.validate_question(request.question)  # a 400 now, not an error event later
         items = pipe.stream(request.question, request.history, request.filters)
 
@@ -325,7 +364,7 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
             generator=generator.name if generator else None,
         )
 
-    @app.post("/api/draft", response_model=DraftResponse, responses=ERRORS, tags=["drafting"])
+    @app.post("/api/draft", response_model=DraftResponse, responses=BODY_ERRORS, tags=["drafting"], dependencies=[Depends(json_body)])
     async def draft(request: DraftRequest) -> DraftResponse | JSONResponse:
         """Draft a cited reply to a letter (takes seconds per point: every point is searched and verified;
         at most `ASKPFG_MAX_POINTS` points, a 400 beyond)."""
@@ -356,7 +395,7 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
             )
             return response
 
-    @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    @app.api_route("/api/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False)
     async def unknown(path: str, request: Request) -> JSONResponse:
         allowed = sorted(
             method
@@ -365,7 +404,9 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
             for method in route.methods
         )
         if allowed:
-            return _error(405, "method not allowed", f"{request.method} /api/{path}: use {' or '.join(allowed)}")
+            response = _error(405, "method not allowed", f"{request.method} /api/{path}: use {' or '.join(allowed)}")
+            response.headers["Allow"] = ", ".join(allowed)
+            return response
         return _error(404, "not found", f"no endpoint /api/{path}; see /docs")
 
     return app

@@ -55,22 +55,24 @@ def _build(store) -> None:
 
 
 def _filters(args: argparse.Namespace):
+    """The filter options as Filters; an AskError when they contradict each other (--since after --until)."""
+    from pydantic import ValidationError
+
     from askpfg.retrieval import Filters
-
-    return Filters(since=args.since, until=args.until, kinds=args.kind or None, doc_ids=args.doc or None)
-
-
-def _check_question(question: str) -> str | None:
-    """The pipeline's own question check, as a message for the command line (None when fine)."""
-    from askpfg.answering import validate_question
     from askpfg.schemas import AskError
-    from askpfg.settings import get_settings
 
     try:
-        validate_question(question, get_settings())
-    except AskError as exc:
-        return str(exc)
-    return None
+        return Filters(since=args.since, until=args.until, kinds=args.kind or None, doc_ids=args.doc or None)
+    except ValidationError as exc:
+        raise AskError(exc.errors()[0]["msg"]) from exc
+
+
+def _question(text: str) -> str:
+    """The question, checked by the pipeline's own rule; an AskError saying what is wrong."""
+    from askpfg.answering import validate_question
+    from askpfg.settings import get_settings
+
+    return validate_question(text, get_settings())
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -137,13 +139,15 @@ def cmd_documents(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    error = _check_question(args.question)
-    if error:
-        return _fail(error)
     from askpfg.retrieval import Retriever
+    from askpfg.schemas import AskError
 
+    try:
+        question, filters = _question(args.question), _filters(args)
+    except AskError as exc:
+        return _fail(str(exc))
     retriever = Retriever(_store())
-    passages = retriever.search(args.question.strip(), k=args.k, filters=_filters(args))
+    passages = retriever.search(question, k=args.k, filters=filters)
     if args.json:
         print(json.dumps([p.__dict__ for p in passages], indent=2, ensure_ascii=False))
         return 0
@@ -159,16 +163,17 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    error = _check_question(args.question)
-    if error:
-        return _fail(error)
     from askpfg.answering import Pipeline
     from askpfg.schemas import Answer, AskError
 
+    try:
+        question, filters = _question(args.question), _filters(args)
+    except AskError as exc:
+        return _fail(str(exc))
     pipeline = Pipeline(store=_store())
     final: Answer | None = None
     try:
-        for item in pipeline.stream(args.question, [], _filters(args)):
+        for item in pipeline.stream(question, [], filters):
             if isinstance(item, Answer):
                 final = item
             elif not args.json:

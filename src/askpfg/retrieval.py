@@ -26,7 +26,8 @@ from llama_index.core.vector_stores import (
     MetadataFilters,
 )
 from llama_index.retrievers.bm25 import BM25Retriever
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from askpfg.chunking import Sentence, heading_at, is_furniture, split_sentences
 from askpfg.corpus import KINDS, Document
@@ -64,6 +65,9 @@ def _inverse_frequencies(sentences: list[TextNode]) -> tuple[dict[str, float], f
     return {stem: math.log((n + 1) / (c + 1)) + 1 for stem, c in counts.items()}, math.log(n + 1) + 1
 
 
+DATE_RANGE_ERROR = "date_range"  # the validation error type of filters whose `since` is after their `until`
+
+
 class Filters(BaseModel):
     """Metadata filters a user can set: date range, document kinds, particular documents."""
 
@@ -79,6 +83,17 @@ class Filters(BaseModel):
             if kind not in KINDS:
                 raise ValueError(f"unknown kind '{kind}'; valid kinds: {', '.join(KINDS)}")
         return kinds or None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Filters:
+        """An inverted date range is a mistake to report, not a search that silently finds nothing."""
+        if self.since and self.until and self.since > self.until:
+            raise PydanticCustomError(
+                DATE_RANGE_ERROR,
+                "since ({since}) is after until ({until}), so no paper can match: swap the two dates",
+                {"since": self.since.isoformat(), "until": self.until.isoformat()},
+            )
+        return self
 
     def key(self) -> str:
         return self.model_dump_json()

@@ -13,6 +13,9 @@ from askpfg.retrieval import Filters
 TEXT_ERROR = "unclean_text"  # the validation error type of a request string that `clean_text` rejects
 _TEXT_CONTROLS = "\t\n\r\v\f"  # the control characters that are text: a tab and line breaks
 _AS_NEWLINE = str.maketrans(dict.fromkeys("\r\v\f", "\n"))
+# `minLength: 1` in the schema, enforced after cleaning by the stage's own check, so that an empty
+# question or letter (or one of only invisible characters) gets its 400 saying it is empty, not a 422
+NON_EMPTY = {"minLength": 1}
 
 
 class AskError(ValueError):
@@ -148,6 +151,6 @@ class Answer(BaseModel):
 class AskRequest(CleanRequest):
     """What the API and UI send to ask a question."""
 
-    question: str
+    question: str = Field(json_schema_extra=NON_EMPTY)
     history: list[Message] = []
     filters: Filters | None = None

@@ -13,8 +13,11 @@ from pathlib import Path
 import gradio as gr
 from fastapi import FastAPI
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.routing import Mount
 
 from askpfg.answering import Pipeline
+from askpfg.api import http_error
 from askpfg.corpus import KINDS
 from askpfg.drafting import (
     DraftReply,
@@ -169,7 +172,10 @@ def filters_from(since: str | None, until: str | None, kinds: list[str] | None, 
         values["kinds"] = kinds
     if doc_ids:
         values["doc_ids"] = doc_ids
-    return Filters(**values) if values else None
+    try:
+        return Filters(**values) if values else None
+    except ValidationError as exc:  # 'Since' after 'Until'
+        raise AskError(exc.errors()[0]["msg"]) from exc
 
 
 def document_rows(pipeline: Pipeline) -> list[list[str]]:
@@ -368,7 +374,8 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
 
 def mount_ui(app: FastAPI, pipeline: Pipeline) -> FastAPI:
     """Mount the UI at / on the API app, with its theme, CSS and reference-click script. Its functions
-    read only files uploaded to Gradio (at most `max_upload_bytes`), never the checkout or the index."""
+    read only files uploaded to Gradio (at most `max_upload_bytes`), never the checkout or the index.
+    Gradio's app answers every path the API does not, with errors in the API's `{error, detail}` shape."""
     settings = pipeline.settings
     blocks = build_ui(pipeline)
     mounted = gr.mount_gradio_app(
@@ -388,4 +395,6 @@ def mount_ui(app: FastAPI, pipeline: Pipeline) -> FastAPI:
     # /gradio_api/call/load) only once the app has launched; launch() records that, mounting does not
     # (gradio 6.31), so without this any readable file on the machine could be sent in and read back.
     blocks.has_launched = True
+    gradio_app = next(route.app for route in mounted.routes if isinstance(route, Mount) and getattr(route.app, "blocks", None) is blocks)
+    gradio_app.add_exception_handler(HTTPException, http_error)
     return mounted

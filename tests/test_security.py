@@ -2,7 +2,8 @@
 mounts it: the UI reads only files uploaded to it (1), one access rule covers the UI and the API (2),
 text that is not text is a 400 naming its field (3), a reply's points are capped before any work (5),
 nothing from a document is markup in the UI (8), and the HTTP edges are clean (9): JSON bodies only,
-contradictory or unknown filters refused, 405 with Allow and every error in the `{error, detail}` shape."""
+contradictory or unknown filters refused, 405 with Allow and every error in the `{error, detail}` shape.
+The command line cleans its arguments and refuses what the API refuses, with exit code 2."""
 
 from __future__ import annotations
 
@@ -159,6 +160,7 @@ def test_a_wrong_key_on_the_sign_in_page_opens_nothing(keyed_ui: TestClient) -> 
 # --- 3. text that is not text: a 400 naming the field -----------------------------------------------
 
 SURROGATE = "\ud800"
+ESCAPED = os.fsdecode(b"\xff")  # a byte that is not UTF-8, as Python shows it in a command-line argument
 
 
 @pytest.fixture(scope="module")
@@ -359,6 +361,20 @@ def test_a_wrong_method_is_a_405_with_allow(open_ui: TestClient, method: str, pa
 @pytest.mark.parametrize("path", ["/no-such-page", "/api/no-such-endpoint", "/api", "/gradio_api/no-such-route"])
 def test_an_unknown_route_is_a_404_in_the_error_shape(open_ui: TestClient, path: str) -> None:
     assert "/docs" in assert_error(open_ui.get(path), 404)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ask", f"Who chairs {ESCAPED} the Oversight Board?"),
+        ("search", f"Who chairs {ESCAPED} the Oversight Board?"),
+        ("draft", str(ROOT / "evals/letters/letter-01.txt"), "--point", f"Who chairs {ESCAPED} the Oversight Board?"),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_a_clear_error_with_exit_2(args: tuple[str, ...]) -> None:
+    run = askpfg(*args)
+    assert run.returncode == 2, run.stderr
+    assert "holds a lone surrogate (U+DCFF) at character 12" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_since_after_until_on_the_command_line_is_a_clear_error_with_exit_2() -> None:

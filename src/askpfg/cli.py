@@ -68,11 +68,13 @@ def _filters(args: argparse.Namespace):
 
 
 def _question(text: str) -> str:
-    """The question, checked by the pipeline's own rule; an AskError saying what is wrong."""
+    """The question as the API takes it: cleaned (an argument that is not UTF-8 holds lone surrogates)
+    and checked by the pipeline's own rule; an AskError saying what is wrong."""
     from askpfg.answering import validate_question
+    from askpfg.schemas import clean_text
     from askpfg.settings import get_settings
 
-    return validate_question(text, get_settings())
+    return validate_question(clean_text(text, "the question"), get_settings())
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -209,16 +211,17 @@ def cmd_draft(args: argparse.Namespace) -> int:
         load_letter,
         to_docx,
     )
-    from askpfg.schemas import AskError
+    from askpfg.schemas import AskError, clean_text
     from askpfg.settings import get_settings
 
     out: Path | None = args.out
     if out is not None and out.suffix.lower() not in (".md", ".markdown", ".docx"):
         return _fail(f"--out {out}: use a .md or .docx file name")
     try:
-        text = load_letter(args.letter, get_settings())
-        letter_points(text, args.point, get_settings())  # no request, or too many, fails before the models load
-        reply = draft_reply(text, get_pipeline(), args.point)
+        text = clean_text(load_letter(args.letter, get_settings()), f"the letter {args.letter}")
+        points = [clean_text(point, f"--point {i}") for i, point in enumerate(args.point or [], 1)] or None
+        letter_points(text, points, get_settings())  # no request, or too many, fails before the models load
+        reply = draft_reply(text, get_pipeline(), points)
     except (LetterError, AskError) as exc:
         return _fail(str(exc))
     if out is None:

@@ -38,10 +38,9 @@ STOPWORDS = frozenset(
     anything""".split()
 ) | {w.lower() for w in profile()["generic_names"]}
 _BODIES = _alternatives(profile()["bodies"])
-_GENERIC = {w.lower() for w in profile()["generic_names"]}
 _COUNT = r"(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|\w+ hundred)"
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-CALENDAR = re.compile(rf"{_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Spring|Summer|Autumn|Winter")
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+CALENDAR = re.compile(rf"{MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Spring|Summer|Autumn|Winter")
 ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "money": (
         re.compile(
@@ -56,7 +55,7 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
         re.compile(r"\b(how (many|much)|what (proportion|percentage|rate|amount|budget|tariff)|number of|cost)\b", re.I),
         # A quantity, not a year or a day of the month.
         re.compile(
-            rf"£|\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b(?!(?:st|nd|rd|th)?\s+(?:{_MONTHS}))"
+            rf"£|\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b(?!(?:st|nd|rd|th)?\s+(?:{MONTHS}))"
             r"|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|hundred|million)\b",
             re.I,
         ),
@@ -64,7 +63,7 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "date": (
         re.compile(r"(?:^|[.!?]\s+)(when|since when|by when)\b|\bwhat (date|year|month)\b|\bby what date\b", re.I),
         # a month, season, year or day of the month; or "today"/"yesterday", dated by the paper itself
-        re.compile(rf"\b((?-i:{_MONTHS})|Spring|Summer|Autumn|Winter|(19|20)\d\d|today|yesterday)\b|\b\d{{1,2}}(st|nd|rd|th)\b", re.I),
+        re.compile(rf"\b((?-i:{MONTHS})|Spring|Summer|Autumn|Winter|(19|20)\d\d|today|yesterday)\b|\b\d{{1,2}}(st|nd|rd|th)\b", re.I),
     ),
     "chair": (
         re.compile(r"\bwho (chairs|chaired|leads|led|heads|headed)\b", re.I),
@@ -124,7 +123,7 @@ def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
     if kind == "person":  # someone, or a body: "Who funds the helpline?" is answered by "the Department for Education"
         return _names_person(text, question) or has_answer_type("organisation", text, question)
     if kind == "organisation":  # a name with a word the question does not use, and not "Welsh Government"
-        asked = set(re.findall(r"[a-z]+", question.lower())) | _GENERIC | STOPWORDS
+        asked = set(re.findall(r"[a-z]+", question.lower())) | STOPWORDS  # generic names are stopwords
         return any(set(re.findall(r"[a-z]+", m.group(0).lower())) - asked for m in ANSWER_TYPES[kind][1].finditer(text))
     if kind in ("place", "locality"):
         asked = set(re.findall(r"[a-z]+", question.lower()))

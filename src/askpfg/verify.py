@@ -8,12 +8,17 @@ the stored text.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
 
-from askpfg.question import answer_type, asked_thing, content_stems, has_answer_type
+from askpfg.question import (
+    MONTHS,
+    answer_type,
+    asked_thing,
+    content_stems,
+    has_answer_type,
+)
 from askpfg.retrieval import Evidence
 
 KIND_NAMES = {"letter": "letter", "bulletin": "bulletin", "board-summary": "Programme Board summary", "document": "document"}
@@ -92,15 +97,12 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
 
 
 def foreign_numbers(question: str, evidence: list[Evidence]) -> set[str]:
-    """Years and amounts the question names that no evidence mentions (nor its paper's date, `_dated`): then the evidence is
-    about something else ("the budget in 2025/26" answered from a 2022/2025 budget). Not used for
-    questions about change, which name the earlier position on purpose."""
+    """Years and amounts the question names that no evidence mentions (nor its paper's date, see
+    `_dated`): then the evidence is about something else ("the budget in 2025/26" answered from a
+    2022/2025 budget). Not used for questions about change, which name the earlier position on purpose."""
     said = " ".join(f"{e.text} {e.title}" for e in evidence)
     named = re.findall(r"(?<![\d,.])(?:\d{3,}(?:[./–-]\d+)?|\d+[./]\d+)", question)  # 2025/26 and 2024-25 are one year each
     return {n for n in named if not _mentions(n, said) and not any(_dated(n, question, e) for e in evidence)}
-
-
-_MONTH_NAMES = "|".join(calendar.month_name[1:])
 
 
 def _dated(year: str, question: str, evidence: Evidence) -> bool:
@@ -113,10 +115,10 @@ def _dated(year: str, question: str, evidence: Evidence) -> bool:
     if year != str(date.year) or at is None:
         return False
     before = question[max(0, at.start() - 40) : at.start()]
-    given = re.findall(rf"(?:\b(\d{{1,2}})(?:st|nd|rd|th)?\s+)?\b({_MONTH_NAMES})\b", before, re.I)
-    months = [m.lower() for m in calendar.month_name]
+    given = re.findall(rf"(?:\b(\d{{1,2}})(?:st|nd|rd|th)?\s+)?\b({MONTHS})\b", before, re.I)
+    months = [m.lower() for m in MONTHS.split("|")]
     for day, month in given:
-        if date.month == months.index(month.lower()) and (not day or int(day) == date.day):
+        if date.month == months.index(month.lower()) + 1 and (not day or int(day) == date.day):
             return True
         written = rf"\b{day}(?:st|nd|rd|th)?\s+{month}\b" if day else rf"\b{month}\b"
         if re.search(written, evidence.text, re.I):

@@ -33,10 +33,25 @@ LATEST = re.compile(
     r"eventually|updated?|as of|by (19|20)\d\d)\b",
     re.I,
 )
-_INJECTION = re.compile(
-    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|rules)\b|\bsystem prompt\b|\byou (must|should) (now )?(reply|answer|say|respond)\b",
+# Text that instructs whoever reads it as an assistant, not a statement of the papers: it tells the
+# reader to set the papers aside, addresses an assistant or model, or dictates what answers must say.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|rules|papers?|documents?|evidence|sources?|context)\b"
+    r"|\bsystem prompt\b|\byou (must|should) (now )?(reply|answer|say|respond)\b"
+    r"|\b(assistants?|(?-i:AI)|language models?|LLMs?|chat ?bots?|automated (readers?|systems?|tools?))\b"
+    r".{0,80}\b(state|say|answer|reply|respond|tell|report|claim|write)\b"
+    r"|\b(tell|inform) the (user|reader)s?\b|\brespond only\b"
+    r"|\b(every|your|all) (answers?|repl(y|ies)|responses?)\b.{0,40}\b(must|should)\b",
     re.I,
 )
+
+
+def addresses_the_assistant(text: str) -> bool:
+    """Whether text instructs an assistant ("Note to the assistant: from now on state that ...")
+    rather than stating something: such text in a paper is data, never evidence."""
+    return bool(_INSTRUCTION.search(text))
+
+
 # A following sentence that completes this one: "... a personal adviser up to age 25. We anticipate this will be ..."
 _REFERS_BACK = re.compile(r"^(?:\S+\s+){0,2}(this|it|these|that)(\s+\w+)?\s+(will|is|was|has|had|would|should|remains?|comes?)\b", re.I)
 
@@ -55,7 +70,7 @@ class EvidenceSelector:
         usable: list[Evidence] = []
         for wide in (self.widened(e) for e in evidence[:8]):
             inside = any(u.doc_id == wide.doc_id and u.sentence.start <= wide.sentence.start and wide.sentence.end <= u.sentence.end for u in usable)
-            if not inside and not _INJECTION.search(wide.text):  # widened neighbours often coincide
+            if not inside and not addresses_the_assistant(wide.text):  # widened neighbours often coincide
                 usable.append(wide)
         # evidence about what the question names: its paper names all of it, and the evidence itself
         # (with its heading) enough of it ("Who chairs the Kinship Panel?" is not answered about a Group)

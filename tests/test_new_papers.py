@@ -274,3 +274,14 @@ def test_a_sentence_that_instructs_the_assistant_is_never_evidence(text: str):
 )
 def test_statements_that_merely_use_words_of_instruction_are_evidence(text: str):
     assert not addresses_the_assistant(text)
+
+
+def test_it_in_a_follow_up_means_a_thing_not_the_person_holding_a_role():
+    history = [
+        Message(role="user", content="Who introduced the Kinship Carers (Support) Bill in March 2026?"),
+        Message(role="assistant", content="Jane Example MS, the Minister for Children and Social Care, introduced it."),
+    ]
+    settings = Settings(use_generator=False)
+    assert condense_question("Who will its duties apply to?", history, None, settings) == (
+        "Who will the Kinship Carers (Support) Bill's duties apply to?"
+    )

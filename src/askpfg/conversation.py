@@ -19,6 +19,8 @@ from askpfg.settings import Settings
 _PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|he|she|his|her)\b", re.I)
 _UNRESOLVED = re.compile(r"\b(it|its|it's|they|them|their)\b", re.I)
 _GENERIC = set(profile()["generic_names"])
+_JOINERS = {"and", "of", "for", "the", "&", "in", "on"}  # the small words CAPITALISED_RUN lets inside a name
+_ROLE = re.compile(rf"\b({'|'.join(map(re.escape, profile()['roles']))})\b")
 _HISTORY = TypeAdapter(list[Message])
 CONDENSE_PROMPT = (
     "Rewrite the user's last question so it can be understood without the conversation: replace "
@@ -49,6 +51,8 @@ def named_bodies(history: list[Message]) -> list[str]:
             words = run.split()
             while words and (words[0].lower() in STOPWORDS or CALENDAR.fullmatch(words[0])):
                 words.pop(0)  # a sentence's first word ("Since", "The"), a month
+            while words and (words[-1] in _JOINERS or CALENDAR.fullmatch(words[-1])):
+                words.pop()  # a date after the name ("... Bill in May")
             name = " ".join(words)
             if len(words) > 1 and not set(words) <= _GENERIC and name not in found:
                 found.append(name)
@@ -56,11 +60,16 @@ def named_bodies(history: list[Message]) -> list[str]:
 
 
 def last_named_body(history: list[Message], question: str = "") -> str | None:
-    """The body a follow-up most likely means: a board or group when it asks who chairs or meets."""
+    """The body a follow-up most likely means: a board or group when it asks who chairs or meets;
+    for "it", a name that is not a person's role ("Dawn Bowden MS, the Minister for ...")."""
     found = named_bodies(history)
     if _MEETS.search(question):
         bodies = [n for n in found if n.split()[-1] in profile()["bodies"]]
         found = bodies or found
+    pronoun = _PRONOUN.search(question)
+    if pronoun and pronoun.group(0).lower() in ("it", "its", "it's"):  # a thing, not a person holding a role
+        things = [n for n in found if not _ROLE.search(n)]
+        found = things or found
     return found[0] if found else None
 
 

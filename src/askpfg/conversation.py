@@ -12,14 +12,20 @@ import time
 from pydantic import TypeAdapter, ValidationError
 
 from askpfg.models import ChatMessage, Generator, bounded_stream
-from askpfg.question import CALENDAR, CAPITALISED_RUN, STOPWORDS, content_stems, profile
+from askpfg.question import (
+    CALENDAR,
+    CAPITALISED_RUN,
+    NAME_JOINERS,
+    STOPWORDS,
+    content_stems,
+    profile,
+)
 from askpfg.schemas import AskError, Message
 from askpfg.settings import Settings
 
 _PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|he|she|his|her)\b", re.I)
 _UNRESOLVED = re.compile(r"\b(it|its|it's|they|them|their)\b", re.I)
 _GENERIC = set(profile()["generic_names"])
-_JOINERS = {"and", "of", "for", "the", "&", "in", "on"}  # the small words CAPITALISED_RUN lets inside a name
 _ROLE = re.compile(rf"\b({'|'.join(map(re.escape, profile()['roles']))})\b")
 _HISTORY = TypeAdapter(list[Message])
 CONDENSE_PROMPT = (
@@ -51,7 +57,7 @@ def named_bodies(history: list[Message]) -> list[str]:
             words = run.split()
             while words and (words[0].lower() in STOPWORDS or CALENDAR.fullmatch(words[0])):
                 words.pop(0)  # a sentence's first word ("Since", "The"), a month
-            while words and (words[-1] in _JOINERS or CALENDAR.fullmatch(words[-1])):
+            while words and (words[-1] in NAME_JOINERS or CALENDAR.fullmatch(words[-1])):
                 words.pop()  # a date after the name ("... Bill in May")
             name = " ".join(words)
             if len(words) > 1 and not set(words) <= _GENERIC and name not in found:

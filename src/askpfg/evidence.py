@@ -84,7 +84,7 @@ class EvidenceSelector:
         # and, when the question uses names of several words, writes one of them whole: the evidence about
         # the "Kinship Care Review Panel" is no answer about a "Kinship Care Advisory Panel"
         runs = name_runs(question)
-        usable = [e for e in usable if not runs or any(self.retriever.writes_name(r, f"{e.text} {e.heading} {e.title}") for r in runs)]
+        usable = [e for e in usable if not runs or self.retriever.writes_a_name(runs, f"{e.text} {e.heading} {e.title}")]
         kind = answer_type(question)
         if kind:  # the fact asked for (a date, a number, a name) must be in the evidence that leads
             usable = [e for e in usable[:4] if has_answer_type(kind, e.text, question)] + usable[4:]

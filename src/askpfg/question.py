@@ -38,6 +38,8 @@ STOPWORDS = frozenset(
     anything""".split()
 ) | {w.lower() for w in profile()["generic_names"]}
 _BODIES = _alternatives(profile()["bodies"])
+NAME_JOINERS = ("and", "of", "for", "the", "&", "in", "on")  # the small words inside a name ("Department for Education")
+_JOIN = "|".join(map(re.escape, NAME_JOINERS))
 _COUNT = r"(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|\w+ hundred)"
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 CALENDAR = re.compile(rf"{MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Spring|Summer|Autumn|Winter")
@@ -82,7 +84,7 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
         # one body asked for by kind ("Which charity ..."); "which bodies" is often answered with kinds ("health boards")
         re.compile(r"\b(which|what) (\w+ )?(organi[sz]ation|body|charity|agency|company|provider|university)\b", re.I),
         # a name of two or more capitalised words ("Cardiff University", "Voices From Care Cymru"), or an acronym
-        re.compile(r"[A-Z][\w'’-]+(?:\s+(?:(?:of|for|and|the|&|in|on)\s+)?[A-Z][\w'’-]+)+|\b[A-Z]{2,}\b"),
+        re.compile(rf"[A-Z][\w'’-]+(?:\s+(?:(?:{_JOIN})\s+)?[A-Z][\w'’-]+)+|\b[A-Z]{{2,}}\b"),
     ),
     "person": (
         re.compile(r"(?:^|[.!?]\s+)who\b|\bwho (is|was)\b|\bwhich (\w+ )?(figure|person|individual|official)\b", re.I),
@@ -119,15 +121,14 @@ def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
     if kind is None:
         return True
     if kind == "chair":  # a chair's or leader's name, said to chair or lead
-        return bool(ANSWER_TYPES["chair"][1].search(text)) and _names_person(text, question)
+        return bool(ANSWER_TYPES["chair"][1].search(text)) and bool(ANSWER_TYPES["person"][1].search(_unasked(text, question)))
     if kind == "person":  # someone, or a body: "Who funds the helpline?" is answered by "the Department for Education"
-        return _names_person(text, question) or has_answer_type("organisation", text, question)
+        return bool(ANSWER_TYPES["person"][1].search(_unasked(text, question))) or has_answer_type("organisation", text, question)
     if kind == "organisation":  # a name with a word the question does not use, and not "Welsh Government"
-        asked = set(re.findall(r"[a-z]+", question.lower())) | STOPWORDS  # generic names are stopwords
-        return any(set(re.findall(r"[a-z]+", m.group(0).lower())) - asked for m in ANSWER_TYPES[kind][1].finditer(text))
+        asked = _words(question) | STOPWORDS  # generic names are stopwords
+        return any(_words(m.group(0)) - asked for m in ANSWER_TYPES[kind][1].finditer(text))
     if kind in ("place", "locality"):
-        asked = set(re.findall(r"[a-z]+", question.lower()))
-        text = re.sub(r"\b[A-Z][A-Za-z]+\b", lambda m: "x" if m.group(0).lower() in asked else m.group(0), text)
+        text = _unasked(text, question)
     else:  # "Funding was agreed from April 2022. When did roll-out commence?": April 2022 is no answer
         given = {m.group(0) for m in ANSWER_TYPES[kind][1].finditer(question)}
         text = ANSWER_TYPES[kind][1].sub(lambda m: "x" if m.group(0) in given else m.group(0), text)
@@ -139,11 +140,14 @@ def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
     return bool(ANSWER_TYPES[kind][1].search(text))
 
 
-def _names_person(text: str, question: str) -> bool:
-    """Whether a sentence names a person or a role, other than any the question names."""
-    asked = set(re.findall(r"[a-z]+", question.lower()))
-    text = re.sub(r"\b[A-Z][A-Za-z]+\b", lambda m: "x" if m.group(0).lower() in asked else m.group(0), text)
-    return bool(ANSWER_TYPES["person"][1].search(text))
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
+def _unasked(text: str, question: str) -> str:
+    """The text with the capitalised words the question uses blanked out: what it names is no answer."""
+    asked = _words(question)
+    return re.sub(r"\b[A-Z][A-Za-z]+\b", lambda m: "x" if m.group(0).lower() in asked else m.group(0), text)
 
 
 def counted_noun(question: str) -> str | None:
@@ -190,7 +194,7 @@ def proper_names(question: str) -> set[str]:
 
 
 # a name may hold a bracketed word: "Health and Social Care (Wales) Bill"
-CAPITALISED_RUN = re.compile(r"[A-Z][\w'’-]*(?:,?\s+(?:(?:and|of|for|the|&|in|on)\s+)?\(?[A-Z][\w'’-]*\)?)+")
+CAPITALISED_RUN = re.compile(rf"[A-Z][\w'’-]*(?:,?\s+(?:(?:{_JOIN})\s+)?\(?[A-Z][\w'’-]*\)?)+")
 
 
 def name_runs(question: str) -> list[list[str]]:

@@ -284,11 +284,11 @@ class Retriever:
         return all(_written_in(n, stems, initials) for n in names)
 
     @staticmethod
-    def writes_name(words: list[str], text: str) -> bool:
-        """Whether a text writes every word of a name, in some form (see `_written_in`): evidence about
-        the "Kinship Care Review Panel" writes all of it, not just "Review Panel"."""
+    def writes_a_name(names: list[list[str]], text: str) -> bool:
+        """Whether a text writes every word of one of the names, in some form (see `_written_in`):
+        evidence about the "Kinship Care Review Panel" writes all of it, not just "Review Panel"."""
         stems, initials = word_stems(text), "|".join(initialisms(text))
-        return all(_written_in(w, stems, initials) for w in words)
+        return any(all(_written_in(w, stems, initials) for w in words) for words in names)
 
     def document(self, doc_id: str) -> Document:
         """A live document's stored text (cached until the index changes); KeyError if unknown."""

@@ -201,6 +201,25 @@ def test_which_organisation_asks_for_the_name_of_a_body_the_question_does_not_gi
     assert not has_answer_type("organisation", "The helpline opened to callers in the autumn.", question)
 
 
+def test_which_organisations_in_the_plural_also_asks_for_names_of_bodies():
+    assert answer_type("Which charities will run the new advocacy service?") == "organisation"
+    assert answer_type("What organisations sit on the forum?") == "organisation"
+    assert answer_type("Which bodies were consulted?") is None
+
+
+def test_a_paper_s_front_matter_speaks_for_each_of_its_sentences():
+    text = "Its members will advise Ministers."
+    evidence = Evidence("doc", "Written Statement: Kinship panel", "2026-01-20", "document", "", Sentence(text, 0, len(text)), 0.5, 0.5, 0.5,
+                        author="Ann Example MS, Minister for Children")
+    assert evidence.header == "Written Statement: Kinship panel. Ann Example MS, Minister for Children. January 2026"
+
+
+def test_a_question_naming_the_paper_s_author_is_answered_from_a_sentence_that_does_not(grown: Pipeline):
+    answer = grown.answer("Who will the Minister for Children and Social Care say the panel's members advise?")
+    assert not answer.refused, answer.text
+    assert answer.citations[0].doc_id.endswith("kinship-care-review-panel")
+
+
 def test_a_rate_is_no_answer_to_a_question_about_a_total():
     total = "How much has the Kinship Allowance cost in total?"
     assert not has_answer_type("money", "Each family receives £250 per month, before tax.", total)

@@ -79,12 +79,12 @@ class EvidenceSelector:
         usable = [
             e for e in usable
             if self.retriever.names_in_document(names, e.doc_id)
-            and len(named & word_stems(f"{e.text} {e.heading} {e.title}")) >= self.settings.name_share * len(named)
+            and len(named & word_stems(f"{e.text} {e.heading} {e.header}")) >= self.settings.name_share * len(named)
         ]
         # and, when the question uses names of several words, writes one of them whole: the evidence about
         # the "Kinship Care Review Panel" is no answer about a "Kinship Care Advisory Panel"
         runs = name_runs(question)
-        usable = [e for e in usable if not runs or self.retriever.writes_a_name(runs, f"{e.text} {e.heading} {e.title}")]
+        usable = [e for e in usable if not runs or self.retriever.writes_a_name(runs, f"{e.text} {e.heading} {e.header}")]
         kind = answer_type(question)
         if kind:  # the fact asked for (a date, a number, a name) must be in the evidence that leads
             usable = [e for e in usable[:4] if has_answer_type(kind, e.text, question)] + usable[4:]
@@ -92,7 +92,7 @@ class EvidenceSelector:
         def off_topic(e: Evidence) -> tuple[bool, bool]:
             # evidence mentioning what the question asks for ("Which subgroups ...") goes first, then
             # evidence about what it names ("Ministerial Oversight Board", not its namesake "Oversight Board")
-            said = f"{e.text} {e.heading} {e.title}"
+            said = f"{e.text} {e.heading} {e.header}"
             return bool(thing) and thing not in content_stems(said), not named <= word_stems(said)
 
         usable[:4] = sorted(usable[:4], key=off_topic)

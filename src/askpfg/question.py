@@ -81,8 +81,12 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
         re.compile(rf"(?<![.!?]\s)(?<!^)\b(?!(?:{_alternatives(profile()['generic_names'])})\b)[A-Z][a-z]{{2,}}\b"),
     ),
     "organisation": (
-        # one body asked for by kind ("Which charity ..."); "which bodies" is often answered with kinds ("health boards")
-        re.compile(r"\b(which|what) (\w+ )?(organi[sz]ation|body|charity|agency|company|provider|university)\b", re.I),
+        # bodies asked for by kind ("Which charity ...", "Which organisations ..."); "which bodies" is often
+        # answered with kinds of body ("health boards"), so only "body" stays singular
+        re.compile(
+            r"\b(which|what) (\w+ )?(organi[sz]ations?|body|charit(y|ies)|agenc(y|ies)|compan(y|ies)|providers?|universit(y|ies))\b",
+            re.I,
+        ),
         # a name of two or more capitalised words ("Cardiff University", "Voices From Care Cymru"), or an acronym
         re.compile(rf"[A-Z][\w'’-]+(?:\s+(?:(?:{_JOIN})\s+)?[A-Z][\w'’-]+)+|\b[A-Z]{{2,}}\b"),
     ),

@@ -182,10 +182,17 @@ class Evidence:
     typed: bool = False
     brevity: float = 1.0
     core: Sentence | None = None  # the sentence that scored, when `sentence` was widened around it
+    author: str = ""
 
     @property
     def text(self) -> str:
         return self.sentence.text
+
+    @property
+    def header(self) -> str:
+        """What the paper's front matter says of every sentence in it: its title, author and month
+        ("Written Statement: Library opening hours. Ann Jones MS, Minister for Culture. June 2024")."""
+        return f"{self.title}. {self.author}. {dt.date.fromisoformat(self.date):%B %Y}"
 
 
 class RankingWeights(BaseModel):
@@ -423,7 +430,9 @@ class Retriever:
         evidence: list[Evidence] = []
         for (passage, sentence, heading), d in zip(items, dense, strict=True):
             s_stems = content_stems(sentence.text)
-            h_stems = content_stems(heading + " " + passage.title)
+            author = self.document(passage.doc_id).meta.author
+            header = Evidence(passage.doc_id, passage.title, passage.date, passage.kind, heading, sentence, 0, 0, 0, author=author).header
+            h_stems = content_stems(f"{heading} {header}")
             # the share of the question's words the sentence holds, each weighted by how rare it is in
             # the papers: the words that say what is asked about count more than the programme's name
             lexical = (
@@ -433,7 +442,10 @@ class Retriever:
             typed = bool(kind) and has_answer_type(kind, sentence.text, query)
             # Short fragments make poor evidence, unless one holds the question's terms and the fact asked for.
             brevity = 1.0 if typed and lexical >= 0.5 else min(1.0, len(sentence.text.split()) / 8) ** 0.5
-            found = Evidence(passage.doc_id, passage.title, passage.date, passage.kind, heading, sentence, 0.0, float(d), lexical, typed, brevity)
+            found = Evidence(
+                passage.doc_id, passage.title, passage.date, passage.kind, heading, sentence, 0.0, float(d), lexical, typed, brevity,
+                author=author,
+            )
             found.score = self.weights.score(found)
             evidence.append(found)
         evidence.sort(key=lambda e: e.score, reverse=True)

@@ -65,7 +65,7 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
     if len(sentence.split()) < 5 or not sentence[:1].isalnum():
         return DraftCheck(sentence, cited, False, "not a full sentence")
     support = " ".join(
-        f"{evidence[n - 1].text} {evidence[n - 1].heading} {evidence[n - 1].title} {format_date(evidence[n - 1].date)} "
+        f"{evidence[n - 1].text} {evidence[n - 1].heading} {evidence[n - 1].header} {format_date(evidence[n - 1].date)} "
         f"{source_phrase(evidence[n - 1])}"
         for n in cited
     )

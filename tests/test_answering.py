@@ -155,6 +155,13 @@ def test_the_verifier_rejects_a_sentence_whose_cited_evidence_never_mentions_the
     assert verify_sentence("Foster Wales launched a live survey on fees and allowances.", [1], [survey], question).supported
 
 
+def test_the_verifier_rejects_a_date_made_of_another_date_s_day_and_month():
+    text = "The forum met on 3 December 2025, and its charter was signed on 10 May."
+    evidence = [Evidence("doc", "Bulletin", "2026-06-01", "bulletin", "", Sentence(text, 0, len(text)), 0.5, 0.5, 0.5)]
+    assert not verify_sentence("The forum met on 10 December 2025, and its charter was signed on 3 May.", [1], evidence, "").supported
+    assert verify_sentence("The forum met on 3 December 2025, and its charter was signed on 10 May.", [1], evidence, "").supported
+
+
 def test_the_verifier_rejects_a_number_found_only_inside_a_longer_number(pipeline: Pipeline):
     question = "When did the Oversight Board first meet?"
     evidence = pipeline.retriever.retrieve(question, 8, 4).evidence

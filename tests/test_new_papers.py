@@ -41,6 +41,8 @@ LONG_PARAGRAPH = (
 )
 OLDER = "The Kinship Allowance Scheme will open to applications during 2026, subject to the outcome of the consultation."
 MARKED = "The Kinship Carers Forum met in Aberaeron on 9 March 2026 [3] and agreed its terms of reference [4, 5]."
+MENTORING_EARLY = "By the end of October, 35% of eligible kinship carers had been matched with a mentor through the Kinship Mentoring Scheme."
+MENTORING_LATER = "The Kinship Mentoring Scheme has matched 62% of eligible kinship carers with a mentor, and recruitment of mentors continues."
 NEWER = "The Kinship Allowance Scheme opened to applications on 3 February 2026, and 410 families have applied so far."
 
 
@@ -66,6 +68,8 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
         _paper(folder, "kinship-allowance-consultation", "2025-06-10", "Written Statement: Kinship Allowance consultation", OLDER),
         _paper(folder, "kinship-allowance-update", "2026-03-02", "Written Statement: Kinship Allowance update", NEWER),
         _paper(folder, "kinship-carers-forum", "2026-03-12", "Written Statement: Kinship Carers Forum", MARKED),
+        _paper(folder, "kinship-mentoring-first-months", "2025-11-04", "Written Statement: Kinship mentoring", MENTORING_EARLY),
+        _paper(folder, "kinship-mentoring-progress", "2026-02-16", "Written Statement: Kinship mentoring progress", MENTORING_LATER),
     ]
     assert ingest_paths(store, papers).ok
     return Pipeline(settings, store)
@@ -97,6 +101,8 @@ def test_a_status_question_leads_with_the_newest_paper_and_says_what_came_before
     assert answer.citations[0].doc_id.endswith("kinship-allowance-update"), answer.text
     assert "410 families" in answer.text.split("\n\n")[0]
     assert "Earlier" in answer.text and "subject to the outcome of the consultation" in answer.text
+    earlier = [c for c in answer.citations if c.earlier]
+    assert [c.doc_id[11:] for c in earlier] == ["kinship-allowance-consultation"] and not answer.citations[0].earlier
 
 
 def test_a_papers_own_bracketed_numbers_are_quoted_but_never_taken_for_citations(grown: Pipeline):
@@ -218,6 +224,22 @@ def test_a_question_naming_the_paper_s_author_is_answered_from_a_sentence_that_d
     answer = grown.answer("Who will the Minister for Children and Social Care say the panel's members advise?")
     assert not answer.refused, answer.text
     assert answer.citations[0].doc_id.endswith("kinship-care-review-panel")
+
+
+def test_what_proportion_asks_for_a_share_not_a_count():
+    question = "What proportion of applicants were offered a place?"
+    assert answer_type(question) == "proportion"
+    assert has_answer_type("proportion", "Two thirds of applicants were offered a place.", question)
+    assert has_answer_type("proportion", "Of those who applied, 48 per cent were offered a place.", question)
+    assert not has_answer_type("proportion", "410 applicants were offered a place.", question)
+
+
+def test_a_share_revised_in_a_later_paper_is_answered_from_it_and_the_earlier_one_said_to_have_changed(grown: Pipeline):
+    answer = grown.answer("What proportion of eligible kinship carers have now been matched with a mentor?")
+    assert not answer.refused, answer.text
+    assert answer.citations[0].doc_id.endswith("kinship-mentoring-progress"), answer.text
+    assert "62%" in answer.text.split("\n\n")[0]
+    assert "Earlier" in answer.text and "35%" in answer.text
 
 
 def test_a_rate_is_no_answer_to_a_question_about_a_total():

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from askpfg.chunking import split_sentences
 from askpfg.conversation import condense_question, parse_history
-from askpfg.evidence import LATEST, EvidenceSelector
+from askpfg.evidence import EvidenceSelector, about_now
 from askpfg.index import IndexStore, build_index
 from askpfg.models import ChatMessage, Generator, bounded_stream, get_generator
 from askpfg.question import (
@@ -35,7 +35,6 @@ from askpfg.schemas import (
 )
 from askpfg.settings import Settings, get_settings
 from askpfg.verify import (
-    missing_key_facts,
     quote_is_verbatim,
     source_phrase,
     support_for,
@@ -71,16 +70,25 @@ def as_quoted(text: str) -> str:
     return re.sub(r"\[(\d+(?:\s*,\s*\d+)*)\]", r"\\[\1\\]", " ".join(text.split()))
 
 
+EARLIER = "Earlier, "  # opens the paragraph quoting the earlier position a status answer compares with
+
+
+def earlier_only(text: str) -> set[int]:
+    """The evidence numbers an answer cites only for the earlier position (its "Earlier, ..." paragraphs)."""
+    paragraphs = text.split("\n\n")
+    earlier = {n for p in paragraphs if p.startswith(EARLIER) for n in cited_numbers(p)}
+    return earlier - {n for p in paragraphs if not p.startswith(EARLIER) for n in cited_numbers(p)}
+
+
 def cited_numbers(text: str) -> list[int]:
     """The evidence numbers a text cites with its [n] or [n, m] markers, each once, in the order they
     first appear (so the references are numbered as the reader meets them)."""
     return list(dict.fromkeys(int(n) for group in _MARKER.findall(text) for n in group.split(",")))
 
 
-def ignores_best(text: str, evidence: list[Evidence]) -> bool:
-    """Whether a drafted answer left out the leading evidence for passages sharing fewer of the
-    question's words (then the leading evidence is quoted too)."""
-    cited = cited_numbers(text)
+def ignores_best(cited: list[int], evidence: list[Evidence]) -> bool:
+    """Whether a drafted answer citing these evidence numbers left out the leading evidence for
+    passages sharing fewer of the question's words (then the leading evidence is quoted too)."""
     return 1 not in cited and all(evidence[0].lexical > evidence[n - 1].lexical for n in cited if n <= len(evidence))
 
 
@@ -149,37 +157,55 @@ class Pipeline:
 
     # --- composing ------------------------------------------------------------------------------
 
+    def _phrase(self, question: str, ev: Evidence) -> str:
+        """How an answer names a piece of evidence's source: dated, and under its section heading when
+        that heading shares the question's words (the section names what the sentence leaves implicit)."""
+        phrase = source_phrase(ev)
+        if ev.heading and content_stems(ev.heading) & content_stems(question):
+            phrase += f", under “{ev.heading}”"
+        return phrase
+
     def extractive_text(self, question: str, evidence: list[Evidence]) -> str:
         """The evidence itself, quoted and dated; used when generation fails or says nothing verifiable."""
         close = len(evidence) > 1 and evidence[1].score > evidence[0].score - 0.06 and evidence[1].doc_id == evidence[0].doc_id
         lead = evidence[: 2 if close else 1]
-        if LATEST.search(question):
+        if about_now(question):
             dated = sorted({e.date for e in evidence}, reverse=True)
             if len(dated) > 1:
                 newest = [e for e in evidence if e.date == dated[0]][:1]
                 older = [e for e in evidence if e.date != dated[0]][:1]
                 lead = newest + older
-        asked = content_stems(question)
-
-        def phrase_of(ev: Evidence) -> str:
-            phrase = source_phrase(ev)
-            if ev.heading and content_stems(ev.heading) & asked:
-                phrase += f", under “{ev.heading}”"  # the section names what the sentence leaves implicit
-            return phrase
-
         # The direct answer first: the sentence that answers, as the paper states it, then the quotes.
         first = lead[0]
         core = as_quoted(self.evidence.answering_sentence(question, first).text)
-        lines = [f"{core.rstrip('.:;')}, according to {phrase_of(first)} [{evidence.index(first) + 1}]."]
+        lines = [f"{core.rstrip('.:;')}, according to {self._phrase(question, first)} [{evidence.index(first) + 1}]."]
         for i, ev in enumerate(lead):
             n = evidence.index(ev) + 1
             quoted = as_quoted(ev.text)
             if i == 0 and quoted != core:
                 lines.append(f"In full: “{quoted}” [{n}]")
             elif i > 0 and ev.date < lead[0].date:
-                lines.append(f"Earlier, {phrase_of(ev)} said: “{quoted}” [{n}]")
+                lines.append(f"{EARLIER}{self._phrase(question, ev)} said: “{quoted}” [{n}]")
             elif i > 0:
-                lines.append(f"{phrase_of(ev)[0].upper()}{phrase_of(ev)[1:]} also says: “{quoted}” [{n}]")
+                phrase = self._phrase(question, ev)
+                lines.append(f"{phrase[0].upper()}{phrase[1:]} also says: “{quoted}” [{n}]")
+        return "\n\n".join(lines)
+
+    def supporting_text(self, question: str, evidence: list[Evidence], cited: list[int]) -> str:
+        """The quotes behind a drafted answer: each piece of evidence it cites, dated and in full; for a
+        question about the current position, then the earlier position, so the answer says what changed."""
+        lines = []
+        for n in cited:
+            phrase = self._phrase(question, evidence[n - 1])
+            lines.append(f"{phrase[0].upper()}{phrase[1:]} says: “{as_quoted(evidence[n - 1].text)}” [{n}]")
+        if ignores_best(cited, evidence):  # the small generator often drafts from a weaker passage: the best is shown too
+            phrase = self._phrase(question, evidence[0])
+            lines.append(f"{phrase[0].upper()}{phrase[1:]} also says: “{as_quoted(evidence[0].text)}” [1]")
+            cited = [*cited, 1]
+        if about_now(question) and cited:
+            newest = max(evidence[n - 1].date for n in cited)
+            older = [(n, e) for n, e in enumerate(evidence, start=1) if e.date < newest and n not in cited][:1]
+            lines += [f"{EARLIER}{self._phrase(question, e)} said: “{as_quoted(e.text)}” [{n}]" for n, e in older]
         return "\n\n".join(lines)
 
     def prompt(self, question: str, evidence: list[Evidence]) -> list[ChatMessage]:
@@ -242,7 +268,7 @@ class Pipeline:
             yield from self._refusal(standalone, result.evidence, timings, started, "never_mentioned", never)
             return
         evidence, reason = self.evidence.select(standalone, result.evidence)
-        if LATEST.search(standalone) and evidence:
+        if about_now(standalone) and evidence:
             evidence = self.evidence.later_position(standalone, evidence, filters)
         trace = self._trace(result.evidence, evidence)
         if not evidence:
@@ -251,13 +277,17 @@ class Pipeline:
             yield from self._refusal(standalone, result.evidence, timings, started, reason or "no_evidence", trace=trace)
             return
 
+        if about_now(standalone):  # the latest position leads: the newest paper's evidence first, and it alone drafted from
+            evidence = sorted(evidence, key=lambda e: e.date, reverse=True)
+        drafted_from = [e for e in evidence if e.date == evidence[0].date] if about_now(standalone) else evidence
+
         t = time.perf_counter()
         text, mode = "", "extractive"
         if generator is not None:
             draft = ""
             deadline = time.monotonic() + self.settings.llm_timeout_s
             try:
-                for delta in bounded_stream(generator, self.prompt(standalone, evidence), self.settings.llm_max_tokens, deadline):
+                for delta in bounded_stream(generator, self.prompt(standalone, drafted_from), self.settings.llm_max_tokens, deadline):
                     draft += delta
                     yield delta
                     if _RUNAWAY.search(draft):
@@ -269,18 +299,18 @@ class Pipeline:
                 yield from self._refusal(standalone, result.evidence, timings, started, "generator_declined", trace=trace)
                 return
             if "NOT COVERED" not in draft:
-                text, trace.drafted = self.verified_text(draft, standalone, evidence)
+                text, trace.drafted = self.verified_text(draft, standalone, drafted_from)
                 mode = "generated" if text else mode
-        if not text or ignores_best(text, evidence) or missing_key_facts(text, standalone, evidence[0]):
-            quoted = self.extractive_text(standalone, evidence)
-            text = f"{text}\n\n{quoted}" if text else quoted
-            yield ("\n\n" if generator is not None else "") + quoted
+        quoted = self.supporting_text(standalone, evidence, cited_numbers(text)) if text else self.extractive_text(standalone, evidence)
+        text = f"{text}\n\n{quoted}" if text else quoted
+        yield ("\n\n" if generator is not None else "") + quoted
         timings.generate = (time.perf_counter() - t) * 1000
 
         used = cited_numbers(text)
         renumber = {old: new for new, old in enumerate(used, start=1)}
         text = _MARKER.sub(lambda m: " " + "".join(f"[{renumber[int(n)]}]" for n in m.group(1).split(",")), text)
-        citations = [self.citation(renumber[old], evidence[old - 1]) for old in used]
+        earlier = earlier_only(text)
+        citations = [self.citation(renumber[old], evidence[old - 1]).model_copy(update={"earlier": renumber[old] in earlier}) for old in used]
         timings.total = (time.perf_counter() - started) * 1000
         yield Answer(text=text.strip(), citations=citations, standalone_question=standalone, mode=mode, timings=timings, trace=trace)
 

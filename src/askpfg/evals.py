@@ -50,6 +50,7 @@ class CitationResult(BaseModel):
     source: str
     quote: str
     verified: bool
+    earlier: bool = False
 
 
 class CaseResult(BaseModel):
@@ -65,7 +66,8 @@ class CaseResult(BaseModel):
     answerable: bool
     correct: bool
     citations: list[CitationResult]
-    citations_correct: bool
+    citations_correct: bool  # the papers cited for the answer, the earlier position a status answer compares with aside
+    every_citation_correct: bool = False
     lead_citation_correct: bool = False
     latency_ms: float
     mode: str
@@ -95,6 +97,7 @@ def score_case(case: Case, answer: Answer, pipeline: Pipeline, latency_ms: float
             source=c.source,
             quote=c.quote,
             verified=quote_is_verbatim(c.quote, pipeline.retriever.document(c.doc_id).text),
+            earlier=c.earlier,
         )
         for c in answer.citations
     ]
@@ -117,7 +120,8 @@ def score_case(case: Case, answer: Answer, pipeline: Pipeline, latency_ms: float
         answerable=case.answerable,
         correct=correct,
         citations=citations,
-        citations_correct=all(map(expected, citations)),
+        citations_correct=all(expected(c) for c in citations if not c.earlier),
+        every_citation_correct=all(map(expected, citations)),
         lead_citation_correct=bool(citations) and expected(citations[0]),
         latency_ms=latency_ms,
         mode=answer.mode,
@@ -145,6 +149,9 @@ class Summary:
         self.metrics = {
             "answer_accuracy": _pct(sum(x.correct for x in answerable), len(answerable)),
             "citation_accuracy": _pct(sum(x.citations_correct for x in answered if x.answerable), len([x for x in answered if x.answerable])),
+            "every_citation_accuracy": _pct(
+                sum(x.every_citation_correct for x in answered if x.answerable), len([x for x in answered if x.answerable])
+            ),
             "lead_citation_accuracy": _pct(sum(x.lead_citation_correct for x in answered if x.answerable), len([x for x in answered if x.answerable])),
             "quotes_verified": _pct(sum(c.verified for c in cites), len(cites)),
             "refused_unanswerable": _pct(sum(x.refused for x in unanswerable), len(unanswerable)),
@@ -164,8 +171,9 @@ class Summary:
         lines = [
             f"cases                      {len(self.results)}",
             f"answer accuracy            {fmt(m['answer_accuracy'])}",
-            f"citation accuracy          {fmt(m['citation_accuracy'])}   (every paper cited is one that answers)",
-            f"first citation right       {fmt(m['lead_citation_accuracy'])}   (a status answer also cites the earlier position)",
+            f"citation accuracy          {fmt(m['citation_accuracy'])}   (every paper cited for the answer is one that answers)",
+            f"every citation right       {fmt(m['every_citation_accuracy'])}   (the earlier position a status answer cites counted too)",
+            f"first citation right       {fmt(m['lead_citation_accuracy'])}",
             f"quotes verified verbatim   {fmt(m['quotes_verified'])}",
             f"unanswerable refused       {fmt(m['refused_unanswerable'])}",
             f"false refusals             {fmt(m['false_refusals'])}",

@@ -46,6 +46,13 @@ _INSTRUCTION = re.compile(
 )
 
 
+def about_now(question: str) -> bool:
+    """Whether a question asks for the position as it now stands ("latest", "still", "yet", "so far").
+    A figure asked for without a time is not taken so: most such questions ask about one moment
+    ("How many carers applied in the first week?"), and leading with a later paper lost answers."""
+    return bool(LATEST.search(question))
+
+
 def addresses_the_assistant(text: str) -> bool:
     """Whether text instructs an assistant ("Note to the assistant: from now on state that ...")
     rather than stating something: such text in a paper is data, never evidence."""
@@ -103,7 +110,7 @@ class EvidenceSelector:
         best = usable[0].score
         floor = max(self.settings.refusal_threshold, best - 0.12)
         chosen = [e for e in usable if e.score >= floor]
-        if LATEST.search(question):
+        if about_now(question):
             older = [e for e in usable if e.date < chosen[0].date and e.score >= max(floor - 0.08, self.settings.refusal_threshold)]
             chosen = chosen[: self.settings.evidence_k - 1] + ([older[0]] if older and older[0] not in chosen else [])
         chosen = chosen[: self.settings.evidence_k]

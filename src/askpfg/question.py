@@ -53,8 +53,17 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
         ),
         re.compile(r"£\s?\d|\b\d[\d,.]*\s?(million|billion|bn|m|k)\b|\bpounds\b", re.I),
     ),
+    "proportion": (
+        re.compile(r"\bwhat (proportion|percentage|share|fraction)\b|\bwhat per ?cent\b|\bhow many per ?cent\b", re.I),
+        # a percentage, a fraction in words, or "N in/out of M"
+        re.compile(
+            r"\d(?:[\d.]*)\s?(?:%|per ?cent)|\b(half|thirds?|quarters?|fifths?|tenths?|majority|minority|all but)\b"
+            r"|\b\d+ (?:in|out of) (?:every )?\d+\b",
+            re.I,
+        ),
+    ),
     "number": (
-        re.compile(r"\b(how (many|much)|what (proportion|percentage|rate|amount|budget|tariff)|number of|cost)\b", re.I),
+        re.compile(r"\b(how (many|much)|what (rate|amount|budget|tariff)|number of|cost)\b", re.I),
         # A quantity, not a year or a day of the month.
         re.compile(
             rf"£|\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b(?!(?:st|nd|rd|th)?\s+(?:{MONTHS}))"

@@ -87,6 +87,7 @@ class Citation(BaseModel):
     quote: str
     start: int
     end: int
+    earlier: bool = Field(False, description="cited only for the earlier position a status answer compares with")
 
 
 class Timings(BaseModel):

@@ -84,7 +84,7 @@ def answer_html(answer: Answer, turn: int, latest: bool) -> str:
     )
     refs = "".join(
         f'<li>{link(c.n)} <span class="ref-title">{html.escape(c.title)}</span> '
-        f'<span class="ref-date">{format_date(c.date)}</span></li>'
+        f'<span class="ref-date">{format_date(c.date)}</span>{" (the earlier position)" if c.earlier else ""}</li>'
         for c in _sources(answer)
     )
     if answer.refused:
@@ -154,7 +154,8 @@ def copy_text(answer: Answer) -> str:
         return answer.text
     label = "Nearest passages (not asserted)" if answer.refused else "References"
     refs = "\n".join(
-        f"[{c.n}] {c.title} ({KIND_NAMES.get(c.kind, c.kind)}, {format_date(c.date)}): “{c.quote}”" for c in sources
+        f"[{c.n}] {c.title} ({KIND_NAMES.get(c.kind, c.kind)}, {format_date(c.date)}{', the earlier position' if c.earlier else ''}): “{c.quote}”"
+        for c in sources
     )
     return f"{answer.text}\n\n{label}\n{refs}"
 

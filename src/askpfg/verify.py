@@ -23,6 +23,14 @@ from askpfg.retrieval import Evidence
 
 KIND_NAMES = {"letter": "letter", "bulletin": "bulletin", "board-summary": "Programme Board summary", "document": "document"}
 _NUMBER = re.compile(r"£?\d[\d,.]*\s?(?:m|million|bn|billion|k)?\b")
+_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTHS})\b")
+
+
+def _dates_missing(sentence: str, support: str) -> list[str]:
+    """The day-and-month dates a sentence gives that its support does not give as the same date: "10
+    September" is not supported by "3 December" and "10 May", though each number and month occurs."""
+    given = {(int(d), m) for d, m in _DAY_MONTH.findall(support)}
+    return [f"{d} {m}" for d, m in _DAY_MONTH.findall(sentence) if (int(d), m) not in given]
 
 
 def format_date(iso: str) -> str:
@@ -75,6 +83,8 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
         # whole numbers only: "1" must not pass because the evidence says "2021"
         if digits and not re.search(rf"(?<![\d.]){re.escape(digits)}(?![\d]|\.\d)", support_norm):
             return DraftCheck(sentence, cited, False, f"number '{number.strip()}' not in cited evidence")
+    for date in _dates_missing(sentence, support):
+        return DraftCheck(sentence, cited, False, f"date '{date}' not in cited evidence")
     known = content_stems(support)
     unnamed = content_stems(" ".join(re.findall(r"(?<=\w )[A-Z][a-z]+", sentence))) - known
     if unnamed:
@@ -85,7 +95,7 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
     if not words - content_stems(question):
         return DraftCheck(sentence, cited, False, "only restates the question")
     kind = answer_type(question)
-    if kind in ("date", "money", "number", "place", "locality") and not has_answer_type(kind, sentence, question):
+    if kind in ("date", "money", "number", "proportion", "place", "locality") and not has_answer_type(kind, sentence, question):
         return DraftCheck(sentence, cited, False, f"does not give the {kind} asked for")
     thing = asked_thing(question)
     if thing in words and thing not in known:  # "What survey ...?": the survey must be in what it cites
@@ -154,14 +164,3 @@ def support_for(sentence: str, cited: list[int], evidence: list[Evidence], quest
             if alternative.supported:
                 return alternative
     return check
-
-
-def missing_key_facts(text: str, question: str, evidence: Evidence) -> bool:
-    """Whether a drafted answer dropped the best evidence's numbers or names, or those of its section
-    heading when that is what the question asks about (then the quote is added)."""
-    keys = set(re.findall(r"£?\d[\d,.]*\w*", evidence.text))
-    named = evidence.text + (f" {evidence.heading}" if content_stems(evidence.heading) & content_stems(question) else "")
-    keys |= {w for w in re.findall(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]{2,}\b", named) if w.lower() not in question.lower()}
-    return any(k not in text for k in keys)
-
-

@@ -15,10 +15,11 @@ from pydantic import ValidationError
 
 from askpfg.chunking import split_sentences
 from askpfg.conversation import condense_question, parse_history
-from askpfg.evidence import EvidenceSelector, about_now
+from askpfg.evidence import EvidenceSelector
 from askpfg.index import IndexStore, build_index
 from askpfg.models import ChatMessage, Generator, bounded_stream, get_generator
 from askpfg.question import (
+    about_now,
     content_stems,
 )
 from askpfg.retrieval import Evidence, Filters, Retriever

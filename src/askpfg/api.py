@@ -23,7 +23,13 @@ from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -37,7 +43,15 @@ from askpfg.corpus import Document, DocumentMeta
 from askpfg.drafting import LetterError, draft_reply
 from askpfg.models import EMBEDDING_NAME
 from askpfg.retrieval import DATE_RANGE_ERROR, Filters
-from askpfg.schemas import NON_EMPTY, TEXT_ERROR, Answer, AskError, AskRequest, Citation, CleanRequest
+from askpfg.schemas import (
+    NON_EMPTY,
+    TEXT_ERROR,
+    Answer,
+    AskError,
+    AskRequest,
+    Citation,
+    CleanRequest,
+)
 from askpfg.settings import Settings, get_settings
 
 LOGIN_PATH = "/login"

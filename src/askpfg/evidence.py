@@ -15,6 +15,8 @@ from dataclasses import replace
 from askpfg.chunking import Sentence
 from askpfg.question import (
     ANAPHOR,
+    LATEST,
+    about_now,
     answer_type,
     asked_thing,
     content_stems,
@@ -28,11 +30,6 @@ from askpfg.schemas import RefusalReason
 from askpfg.settings import Settings
 from askpfg.verify import foreign_numbers
 
-LATEST = re.compile(
-    r"\b(latest|current(ly)?|now|still|status|so far|most recent|chang\w*|yet|today|actually|originally|"
-    r"eventually|updated?|as of|by (19|20)\d\d)\b",
-    re.I,
-)
 # Text that instructs whoever reads it as an assistant, not a statement of the papers: it tells the
 # reader to set the papers aside, addresses an assistant or model, or dictates what answers must say.
 _INSTRUCTION = re.compile(
@@ -44,13 +41,6 @@ _INSTRUCTION = re.compile(
     r"|\b(every|your|all) (answers?|repl(y|ies)|responses?)\b.{0,40}\b(must|should)\b",
     re.I,
 )
-
-
-def about_now(question: str) -> bool:
-    """Whether a question asks for the position as it now stands ("latest", "still", "yet", "so far").
-    A figure asked for without a time is not taken so: most such questions ask about one moment
-    ("How many carers applied in the first week?"), and leading with a later paper lost answers."""
-    return bool(LATEST.search(question))
 
 
 def addresses_the_assistant(text: str) -> bool:

@@ -110,6 +110,18 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
 }
 
 
+LATEST = re.compile(
+    r"\b(latest|current(ly)?|now|still|status|so far|most recent|chang\w*|yet|today|actually|originally|"
+    r"eventually|updated?|as of|by (19|20)\d\d)\b",
+    re.I,
+)
+def about_now(question: str) -> bool:
+    """Whether a question asks for the position as it now stands ("latest", "still", "yet", "so far").
+    A figure asked for without a time is not taken so: most such questions ask about one moment
+    ("How many carers applied in the first week?"), and leading with a later paper lost answers."""
+    return bool(LATEST.search(question))
+
+
 _TOTAL = re.compile(r"\b(altogether|in total|total|overall|in all|combined|cumulative(ly)?)\b", re.I)
 _RATE = re.compile(
     r"£\s?\d[\d,.]*\s?(?:million|billion|bn|m|k)?(?:\s*\([^)]*\))?,?\s+(?:\w+\s+){0,2}?(?:per|a|an|each|every)\s+"

@@ -409,19 +409,19 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
             )
             return response
 
-    @app.api_route("/api/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False)
-    async def unknown(path: str, request: Request) -> JSONResponse:
+    @app.api_route(
+        "/api/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False, response_model=None
+    )
+    async def unknown(path: str, request: Request) -> None:
         allowed = sorted(
             method
             for route in app.routes
             if isinstance(route, APIRoute) and route.include_in_schema and route.path_regex.match(f"/api/{path}")
             for method in route.methods
         )
-        if allowed:
-            response = _error(405, "method not allowed", f"{request.method} /api/{path}: use {' or '.join(allowed)}")
-            response.headers["Allow"] = ", ".join(allowed)
-            return response
-        return _error(404, "not found", f"no endpoint /api/{path}; see /docs")
+        if allowed:  # answered, like Starlette's own 405s, by `http_error`
+            raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
+        raise HTTPException(404, f"no endpoint /api/{path}; see /docs")
 
     return app
 

@@ -110,11 +110,14 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
 }
 
 
+# Words that ask for the position as it stands now, or for how it changed
 LATEST = re.compile(
     r"\b(latest|current(ly)?|now|still|status|so far|most recent|chang\w*|yet|today|actually|originally|"
     r"eventually|updated?|as of|by (19|20)\d\d)\b",
     re.I,
 )
+
+
 def about_now(question: str) -> bool:
     """Whether a question asks for the position as it now stands ("latest", "still", "yet", "so far").
     A figure asked for without a time is not taken so: most such questions ask about one moment

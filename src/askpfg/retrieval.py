@@ -166,6 +166,12 @@ class Passage:
         )
 
 
+def front_matter(title: str, author: str, date: str) -> str:
+    """What a paper's front matter says of every sentence in it: its title, author and month
+    ("Written Statement: Library opening hours. Ann Jones MS, Minister for Culture. June 2024")."""
+    return f"{title}. {author}. {dt.date.fromisoformat(date):%B %Y}"
+
+
 @dataclass
 class Evidence:
     """One sentence of a document, scored against the question."""
@@ -190,9 +196,7 @@ class Evidence:
 
     @property
     def header(self) -> str:
-        """What the paper's front matter says of every sentence in it: its title, author and month
-        ("Written Statement: Library opening hours. Ann Jones MS, Minister for Culture. June 2024")."""
-        return f"{self.title}. {self.author}. {dt.date.fromisoformat(self.date):%B %Y}"
+        return front_matter(self.title, self.author, self.date)
 
 
 class RankingWeights(BaseModel):
@@ -431,8 +435,7 @@ class Retriever:
         for (passage, sentence, heading), d in zip(items, dense, strict=True):
             s_stems = content_stems(sentence.text)
             author = self.document(passage.doc_id).meta.author
-            header = Evidence(passage.doc_id, passage.title, passage.date, passage.kind, heading, sentence, 0, 0, 0, author=author).header
-            h_stems = content_stems(f"{heading} {header}")
+            h_stems = content_stems(f"{heading} {front_matter(passage.title, author, passage.date)}")
             # the share of the question's words the sentence holds, each weighted by how rare it is in
             # the papers: the words that say what is asked about count more than the programme's name
             lexical = (

@@ -83,8 +83,9 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
         # whole numbers only: "1" must not pass because the evidence says "2021"
         if digits and not re.search(rf"(?<![\d.]){re.escape(digits)}(?![\d]|\.\d)", support_norm):
             return DraftCheck(sentence, cited, False, f"number '{number.strip()}' not in cited evidence")
-    for date in _dates_missing(sentence, support):
-        return DraftCheck(sentence, cited, False, f"date '{date}' not in cited evidence")
+    missing_dates = _dates_missing(sentence, support)
+    if missing_dates:
+        return DraftCheck(sentence, cited, False, f"date '{missing_dates[0]}' not in cited evidence")
     known = content_stems(support)
     unnamed = content_stems(" ".join(re.findall(r"(?<=\w )[A-Z][a-z]+", sentence))) - known
     if unnamed:

@@ -269,7 +269,8 @@ class Pipeline:
             yield from self._refusal(standalone, result.evidence, timings, started, "never_mentioned", never)
             return
         evidence, reason = self.evidence.select(standalone, result.evidence)
-        if about_now(standalone) and evidence:
+        status = about_now(standalone)
+        if status and evidence:
             evidence = self.evidence.later_position(standalone, evidence, filters)
         trace = self._trace(result.evidence, evidence)
         if not evidence:
@@ -278,9 +279,9 @@ class Pipeline:
             yield from self._refusal(standalone, result.evidence, timings, started, reason or "no_evidence", trace=trace)
             return
 
-        if about_now(standalone):  # the latest position leads: the newest paper's evidence first, and it alone drafted from
+        if status:  # the latest position leads: the newest paper's evidence first, and it alone drafted from
             evidence = sorted(evidence, key=lambda e: e.date, reverse=True)
-        drafted_from = [e for e in evidence if e.date == evidence[0].date] if about_now(standalone) else evidence
+        drafted_from = [e for e in evidence if e.date == evidence[0].date] if status else evidence
 
         t = time.perf_counter()
         text, mode = "", "extractive"

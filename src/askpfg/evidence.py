@@ -15,7 +15,6 @@ from dataclasses import replace
 from askpfg.chunking import Sentence
 from askpfg.question import (
     ANAPHOR,
-    LATEST,
     about_now,
     answer_type,
     asked_thing,
@@ -104,7 +103,7 @@ class EvidenceSelector:
             older = [e for e in usable if e.date < chosen[0].date and e.score >= max(floor - 0.08, self.settings.refusal_threshold)]
             chosen = chosen[: self.settings.evidence_k - 1] + ([older[0]] if older and older[0] not in chosen else [])
         chosen = chosen[: self.settings.evidence_k]
-        if not LATEST.search(question) and foreign_numbers(question, chosen):
+        if not about_now(question) and foreign_numbers(question, chosen):
             return [], "foreign_numbers"
         return chosen, None
 

@@ -411,15 +411,16 @@ class Retriever:
         """Score every sentence of the passages against the question; best first, no duplicates."""
         seen: set[tuple[str, int]] = set()
         items: list[tuple[Passage, Sentence, str]] = []
+        docs = {p.doc_id: self.document(p.doc_id) for p in passages}  # each looked up once, not per sentence
         for passage in passages:
-            doc = self.document(passage.doc_id)
+            doc = docs[passage.doc_id]
             for sentence in self.sentences_within(doc, passage.start, passage.end):
                 if (passage.doc_id, sentence.start) not in seen and len(sentence.text.split()) >= 3 and not is_furniture(sentence.text):
                     seen.add((passage.doc_id, sentence.start))
                     items.append((passage, sentence, heading_at(doc.text, sentence.start)))
         if not items:
             return []
-        hashes = {p.doc_id: self.document(p.doc_id).content_hash for p, _, _ in items}
+        hashes = {doc_id: doc.content_hash for doc_id, doc in docs.items()}
         vectors = self._sentence_embeddings(hashes, [(p.doc_id, s) for p, s, _ in items])
         query_vector = np.asarray(get_embedder().get_query_embedding(query), dtype=np.float32)
         dense = vectors @ query_vector
@@ -434,7 +435,7 @@ class Retriever:
         evidence: list[Evidence] = []
         for (passage, sentence, heading), d in zip(items, dense, strict=True):
             s_stems = content_stems(sentence.text)
-            author = self.document(passage.doc_id).meta.author
+            author = docs[passage.doc_id].meta.author
             h_stems = content_stems(f"{heading} {front_matter(passage.title, author, passage.date)}")
             # the share of the question's words the sentence holds, each weighted by how rare it is in
             # the papers: the words that say what is asked about count more than the programme's name

@@ -4,6 +4,7 @@ draft a cited reply to a pasted letter and download it as a Word document."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-LETTER = ROOT / "evals" / "letters" / "letter-01.txt"
 
 pytestmark = [
     pytest.mark.browser,
@@ -78,26 +78,50 @@ def test_chat_answer_with_clickable_citation_shows_highlighted_source(server: st
     page.screenshot(path=str(ARTIFACTS / "browser-chat.png"), full_page=True)
 
 
-def test_draft_tab_turns_a_pasted_letter_into_a_cited_reply_and_a_word_document(page: Page, tmp_path: Path) -> None:
+INLINE_LIST = (
+    "Ffion Hughes MS\nChair, Children's Committee\n\n4 March 2024\n\nDear Julie,\n\nThank you for your bulletin. "
+    "I would be grateful if you could set out: 1. the Welsh Government's vision for children's services; and "
+    "2. whether the changes needed to deliver that vision can be achieved quickly.\n\nYours sincerely,\n\nFfion Hughes MS\nChair, Children's Committee"
+)
+EMAIL = (
+    "From: Rhodri Bowen <rhodri.bowen@example.org>\nSent: 6 March 2024 11:02\nSubject: Care leavers\n\nHello,\n\n"
+    "We need to know how long the Welsh Government wants young people to stay in care. Could you tell us how many parents each region's "
+    "advocacy service has helped?\n\nMany thanks,\nRhodri Bowen\nClerk, Equality Committee"
+)
+
+
+@pytest.mark.parametrize(("letter", "recipient"), [(INLINE_LIST, "Ffion Hughes\nChair, Children's Committee"), (EMAIL, "Rhodri Bowen\nClerk, Equality Committee")],
+                         ids=["inline-list", "email"])
+def test_draft_tab_turns_a_pasted_letter_into_an_editable_cited_reply_and_an_a4_word_document(
+    page: Page, tmp_path: Path, letter: str, recipient: str
+) -> None:
     from playwright.sync_api import expect
 
     page.locator("#draft-tab-button").click()
-    page.locator("#draft-letter textarea").fill(LETTER.read_text(encoding="utf-8"))
+    page.locator("#draft-letter textarea").fill(letter)
     page.locator("#draft-find").click()
-    expect(page.locator("#draft-points textarea")).not_to_have_value("", timeout=30_000)
+    points = page.locator("#draft-points textarea")
+    expect(points).not_to_have_value("", timeout=30_000)
+    assert len(points.input_value().splitlines()) == 2
 
     page.locator("#draft-reply").click()
-    reply = page.locator("#draft-output")
-    expect(reply).to_contain_text("Yours sincerely", timeout=240_000)  # every point is searched and verified
-    expect(reply).to_contain_text("Dear Rhian,")
-    expect(reply).to_contain_text("[1]")
+    reply = page.locator("#draft-output textarea")
+    expect(reply).to_have_value(re.compile("Yours sincerely"), timeout=240_000)  # every point is searched and verified
+    text = reply.input_value()
+    assert recipient.split("\n")[0] in text and "[1]" in text and "According to" not in text
     expect(page.locator("#draft-sources blockquote").first).not_to_be_empty()
 
+    reply.fill(text.replace("Yours sincerely,", "With best wishes,"))  # the official edits the draft, then saves it
+    page.locator("#draft-save").click()
+    expect(page.locator("#draft-status")).to_contain_text("your edits", timeout=30_000)
     with page.expect_download() as download:
         page.locator("#draft-docx a[download]").click()
     path = tmp_path / "reply.docx"
     download.value.save_as(path)
-    assert any("Yours sincerely" in p.text for p in docx.Document(str(path)).paragraphs)
+    document = docx.Document(str(path))
+    assert (round(document.sections[0].page_width.mm), round(document.sections[0].page_height.mm)) == (210, 297)
+    paragraphs = [p.text for p in document.paragraphs]
+    assert recipient in paragraphs and "With best wishes," in paragraphs and "References" in paragraphs
 
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "browser-draft.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"browser-draft-{'email' if letter is EMAIL else 'inline'}.png"), full_page=True)

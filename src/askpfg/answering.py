@@ -166,8 +166,9 @@ class Pipeline:
             phrase += f", under “{ev.heading}”"
         return phrase
 
-    def extractive_text(self, question: str, evidence: list[Evidence]) -> str:
-        """The evidence itself, quoted and dated; used when generation fails or says nothing verifiable."""
+    def _leading(self, question: str, evidence: list[Evidence]) -> list[Evidence]:
+        """The evidence an extractive answer quotes: the best, with its close neighbour in the same paper;
+        for a question about now, the newest paper's best and then the best of an earlier one."""
         close = len(evidence) > 1 and evidence[1].score > evidence[0].score - 0.06 and evidence[1].doc_id == evidence[0].doc_id
         lead = evidence[: 2 if close else 1]
         if about_now(question):
@@ -176,6 +177,17 @@ class Pipeline:
                 newest = [e for e in evidence if e.date == dated[0]][:1]
                 older = [e for e in evidence if e.date != dated[0]][:1]
                 lead = newest + older
+        return lead
+
+    def extractive_lead(self, question: str, evidence: list[Evidence]) -> str:
+        """The sentence that answers, as the paper states it, with its [n]: an extractive answer's direct answer."""
+        first = self._leading(question, evidence)[0]
+        core = as_quoted(self.evidence.answering_sentence(question, first).text)
+        return f"{core} [{evidence.index(first) + 1}]"
+
+    def extractive_text(self, question: str, evidence: list[Evidence]) -> str:
+        """The evidence itself, quoted and dated; used when generation fails or says nothing verifiable."""
+        lead = self._leading(question, evidence)
         # The direct answer first: the sentence that answers, as the paper states it, then the quotes.
         first = lead[0]
         core = as_quoted(self.evidence.answering_sentence(question, first).text)
@@ -303,6 +315,7 @@ class Pipeline:
             if "NOT COVERED" not in draft:
                 text, trace.drafted = self.verified_text(draft, standalone, drafted_from)
                 mode = "generated" if text else mode
+        lead = text or self.extractive_lead(standalone, evidence)
         quoted = self.supporting_text(standalone, evidence, cited_numbers(text)) if text else self.extractive_text(standalone, evidence)
         text = f"{text}\n\n{quoted}" if text else quoted
         yield ("\n\n" if generator is not None else "") + quoted
@@ -310,11 +323,16 @@ class Pipeline:
 
         used = cited_numbers(text)
         renumber = {old: new for new, old in enumerate(used, start=1)}
-        text = _MARKER.sub(lambda m: " " + "".join(f"[{renumber[int(n)]}]" for n in m.group(1).split(",")), text)
+        def renumbered(text: str) -> str:
+            return _MARKER.sub(lambda m: " " + "".join(f"[{renumber[int(n)]}]" for n in m.group(1).split(",")), text)
+
+        text, lead = renumbered(text), renumbered(lead)
         earlier = earlier_only(text)
         citations = [self.citation(renumber[old], evidence[old - 1]).model_copy(update={"earlier": renumber[old] in earlier}) for old in used]
         timings.total = (time.perf_counter() - started) * 1000
-        yield Answer(text=text.strip(), citations=citations, standalone_question=standalone, mode=mode, timings=timings, trace=trace)
+        yield Answer(
+            text=text.strip(), lead=lead.strip(), citations=citations, standalone_question=standalone, mode=mode, timings=timings, trace=trace
+        )
 
     def _refusal(
         self, standalone: str, nearest: list[Evidence], timings: Timings, started: float, reason: RefusalReason,

@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from askpfg import __version__
 from askpfg.answering import Pipeline, get_pipeline
 from askpfg.corpus import Document, DocumentMeta
-from askpfg.drafting import LetterError, draft_reply
+from askpfg.drafting import LetterError, NoPointsError, draft_reply
 from askpfg.models import EMBEDDING_NAME
 from askpfg.retrieval import DATE_RANGE_ERROR, Filters
 from askpfg.schemas import (
@@ -385,6 +385,8 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
         pipe = runtime.require()
         try:
             reply = await run_in_threadpool(draft_reply, request.letter, pipe, request.points)
+        except NoPointsError:
+            return _error(400, "bad letter", str(NoPointsError('send the points to answer as "points", a list of strings')))
         except (LetterError, AskError) as exc:
             return _error(400, "bad letter", str(exc))
         return DraftResponse.model_validate(reply.model_dump(include=set(DraftResponse.model_fields)))

@@ -206,6 +206,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
     from askpfg.answering import get_pipeline
     from askpfg.drafting import (
         LetterError,
+        NoPointsError,
         draft_reply,
         letter_points,
         load_letter,
@@ -222,6 +223,8 @@ def cmd_draft(args: argparse.Namespace) -> int:
         points = [clean_text(point, f"--point {i}") for i, point in enumerate(args.point or [], 1)] or None
         letter_points(text, points, get_settings())  # no request, or too many, fails before the models load
         reply = draft_reply(text, get_pipeline(), points)
+    except NoPointsError:
+        return _fail(str(NoPointsError("give the points yourself with --point")))
     except (LetterError, AskError) as exc:
         return _fail(str(exc))
     if out is None:

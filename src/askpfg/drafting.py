@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from askpfg.answering import Pipeline
+from askpfg.answering import Pipeline, split_draft
 from askpfg.chunking import split_sentences
 from askpfg.conversation import last_named_body, rule_condense
 from askpfg.corpus import REPLACEMENT_CHAR, CorpusError, extract_text
@@ -30,10 +30,16 @@ CLOSING = "I hope you have found my reply helpful."
 
 _SIGN_OFF = re.compile(
     r"^\s*(yours\s+(sincerely|faithfully|truly|ever)|kind(est)?\s+regards|best\s+wishes|with\s+(best|kind)\s+regards|"
-    r"regards|cofion(\s+gorau)?|yn\s+gywir)\s*,?\s*$",
+    r"(warm|best)\s+regards|regards|many\s+thanks|thanks(\s+(again|very\s+much))?|thank\s+you|all\s+the\s+best|best|"
+    r"diolch(\s+yn\s+fawr)?|gyda\s+diolch|cofion(\s+(gorau|cynnes))?|yn\s+gywir)\s*[,!.]?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_SALUTATION = re.compile(r"^\s*(dear|annwyl)\s+[^\n]{1,80}?,?\s*$", re.IGNORECASE | re.MULTILINE)
+# "Dear Ms Jones," / "Annwyl Weinidog,"; an e-mail's "Hello," or "Hi Julie," (a greeting and at most a name)
+_SALUTATION = re.compile(
+    r"^\s*(?:(?:dear|annwyl)\s+[^\n]{1,80}?|(?:hello|hi|helo|good\s+(?:morning|afternoon|evening)|bore\s+da|prynhawn\s+da)"
+    r"(?:\s+[A-Z][\w'’.-]*){0,3})\s*[,!]?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
 _HEADER_FIELD = re.compile(r"^\s*(from|to|date|subject|re|cc|sent)\s*:\s*(.*)$", re.IGNORECASE)
 _POST_NOMINAL = re.compile(r"(\s+(?:[A-Z]{2,5}(?:/[A-Z]{2,5})?|[A-Z]\.?[A-Z]\.?)\b)+\s*$")
 _TITLE = re.compile(r"^(mr|mrs|ms|miss|mx|dr|prof(essor)?|cllr|councillor|sir|dame|lord|lady|rev(erend)?)\.?\s+", re.IGNORECASE)
@@ -50,34 +56,49 @@ _DISCOURSE = re.compile(
     r"in addition|lastly|finally|moreover)\s*,?\s+",
     re.IGNORECASE,
 )
+_ASKING = r"(?:tell|confirm|set\s+out|let|provide|explain|outline|say|share|clarify|update|advise|give|describe|send|indicate|detail|supply|list|summarise)"
+_WANTING = r"(?:know|understand|ask|see|receive|hear|learn|have)"
+# A sentence that asks the reader for something, in the forms English letters and e-mails use.
 _REQUEST = re.compile(
     r"\?\s*$|"
-    r"^(please|kindly)\b|,\s*please\b|"
+    r"^(please|kindly)\b|,\s*please\b|\bplease\s+" + _ASKING + r"\b|"
+    r"\b(could|can|would|will)\s+you\s+(?:(?:please|also|kindly)\s+)*" + _ASKING + r"\b|"
     r"^(could|can|would|will)\s+(you|the\s+(welsh\s+)?government|officials)\b|"
-    r"\b(i|we|the committee|members)\s+(would|should|will)\s+(be\s+grateful|appreciate|welcome|like\s+to\s+(know|understand|ask|see|receive))\b|"
+    r"\b(i|we|the committee|members)\s+(would|should|will)\s+(also\s+)?(be\s+grateful|appreciate|welcome|like\s+to\s+" + _WANTING + r")\b|"
+    r"\b(i|we)['’]d\s+(also\s+)?(be\s+grateful|appreciate|welcome|like\s+to\s+" + _WANTING + r")\b|"
+    r"\b(i|we|the committee|members)\s+(also\s+)?(need|want|wish|are\s+keen|were\s+keen|are\s+anxious|would\s+like)\s+to\s+" + _WANTING + r"\b|"
+    r"\b(members|the committee|we|colleagues)\s+(also\s+)?(have\s+)?(asked|queried)\s+(whether|if|who|what|when|where|how|why|which|for|about)\b|"
+    r"\bit\s+would\s+(help|assist|be\s+(helpful|useful))\b|"
     r"\b(i|we|the committee)\s+(ask|request|invite)\s+(that\s+)?you\b|"
-    r"\b(i am|we are)\s+writing\s+to\s+(ask|request|enquire|inquire)\s+(whether|if|about|what|when|how|why|who|for)\b|"
+    r"\b(i am|we are|i['’]m)\s+writing\s+to\s+(ask|request|enquire|inquire|seek)\b|"
     r"^(set out|provide|outline|explain|confirm|describe|clarify|share|send|tell us|let us know|update)\b",
     re.IGNORECASE,
 )
 _NOT_A_POINT = re.compile(
     r"\b(following|as follows|the points below|below)\s*[.:]\s*$|"
+    r"\b(some|any|further|more|additional)\s+(information|details?|clarification)\s*[.:]?\s*$|"  # asks for nothing in particular
     r"\b(response|reply|respond|hear(ing)? from you|look forward|in due course)\b",
     re.IGNORECASE,
 )
 _CLAUSE = re.compile(r",?\s+(?:and|including)\s+(?=(?:who|when|where|which|what|how|whether|any)\b)", re.IGNORECASE)
 _LABEL_MAX_WORDS = 7
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those)\b", re.IGNORECASE)
-_GRATEFUL = r"(?:i|we)\s+(?:would|should)\s+be\s+grateful\s+if\s+you\s+(?:could|would)\s+"
+_GRATEFUL = r"(?:i|we)(?:\s+(?:would|should)|['’]d)\s+(?:also\s+)?be\s+grateful\s+if\s+you\s+(?:could|would)\s+"
+# the ways a letter leads into what it asks ("Members also asked ...", "It would help to know ..."), dropped from questions and headings
+_ASKED = (
+    r"(?:we|i|members|the\s+committee)\s+(?:also\s+)?(?:need|want|wish|would\s+like|are\s+keen|were\s+keen)\s+to\s+(?:know|understand|learn|hear)\s+|"
+    r"(?:members|the\s+committee|we|colleagues)\s+(?:also\s+)?(?:have\s+)?(?:asked|queried)\s+(?=(?:whether|if|who|what|when|where|how|why|which)\b)|"
+    r"it\s+would\s+(?:help|assist|be\s+(?:helpful|useful))\s+(?:(?:members|the\s+committee|us|me)\s+)?(?:to\s+(?:know|understand|have)\s+|if\s+you\s+could\s+)|"
+    r"(?:i|we)(?:\s+would|['’]d)\s+(?:also\s+)?welcome\s+(?:an?\s+)?(?:update|information|clarification|details?)\s+(?:on|about|regarding)\s+"
+)
 _LEAD_IN = re.compile(
-    rf"^(?:{_GRATEFUL}|(?:could|can|would)\s+you\s+|please\s+|kindly\s+)"
+    rf"^(?:{_GRATEFUL}|{_ASKED}|(?:could|can|would)\s+you\s+|please\s+|kindly\s+)"
     r"(?:also\s+)?(?:please\s+)?(?:set\s+out|provide(?:\s+us\s+with)?|confirm|outline|explain|describe|clarify|tell\s+(?:us|me)|"
     r"let\s+(?:us|me)\s+know|say|share|give)?\s*",
     re.IGNORECASE,
 )
-_MARKER = re.compile(r"\[(\d+)\]")
 _POLITE = re.compile(
-    rf"^(?:{_GRATEFUL}|(?:could|can|would|will)\s+you\s+(?:please\s+)?|"
+    rf"^(?:{_GRATEFUL}|{_ASKED}|(?:could|can|would|will)\s+you\s+(?:please\s+)?|"
     r"please\s+|kindly\s+)(?:also\s+)?",
     re.IGNORECASE,
 )
@@ -105,7 +126,8 @@ _BOILERPLATE = frozenset(
     )
 )
 _MIN_COVERAGE = 0.5
-_MIN_PARAGRAPH_COVERAGE = 0.34
+_MAX_SENTENCES = 3  # a question's answer in a reply: one to three plain sentences
+_MARKER = re.compile(r"\s*\[\d+\]")
 _DIRECT = re.compile(r"(who|what|when|where|which|how|why|whether|is|are|was|were|will|does|do|did|has|have|(on|in|at|by|to|for)\s+(what|which|whom))\b", re.IGNORECASE)
 _WHEN = re.compile(r"\b(when|what date|which date|by what date|how soon|what time(scale|table)?)\b", re.IGNORECASE)
 _TIME = re.compile(
@@ -127,11 +149,23 @@ class LetterError(ValueError):
     """A letter no reply can be drafted from; the message says what is wrong and what to do."""
 
 
+class NoPointsError(LetterError):
+    """A letter in which no question or request was found. Each caller adds how its user gives the
+    points themselves (the CLI's --point, the UI's points box, the API's "points")."""
+
+    def __init__(self, how_to_give_points: str = "") -> None:
+        super().__init__(
+            "no recognisable request in the letter: it needs at least one question or request "
+            "(e.g. 'Could you confirm ...?', 'Please set out ...')" + (f"; or {how_to_give_points}" if how_to_give_points else "")
+        )
+
+
 class LetterPoints(BaseModel):
     """What a reply needs from an incoming letter."""
 
     sender: str = ""
     sender_first_name: str = ""
+    sender_role: str = ""
     letter_date: dt.date | None = None
     subject: str = ""
     points: list[str] = []
@@ -180,20 +214,29 @@ def _lines(text: str) -> list[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
-def _find_sender(text: str, headers: dict[str, str]) -> str:
-    if headers.get("from"):
-        return _clean_name(re.sub(r"<[^>]*>|\S+@\S+", "", headers["from"]))
+def _role_after(lines: list[str], name: str) -> str:
+    """The line after a sender's name when it reads as their role ('Chair, Finance Committee'), else ''."""
+    stripped = [line.strip().lstrip("#").strip() for line in lines]
+    at = next((i for i, line in enumerate(stripped) if line and _clean_name(line) == name), None)
+    role = next((line for line in stripped[at + 1 :] if line), "") if at is not None else ""
+    return role if role and len(role) <= 120 and not re.search(r"\d|@|:", role) and not _SIGN_OFF.match(role) else ""
+
+
+def _find_sender(text: str, headers: dict[str, str]) -> tuple[str, str]:
+    """Who wrote the letter and their role: the e-mail's From, the name under the sign-off, or the letterhead."""
     sign_offs = list(_SIGN_OFF.finditer(text))
-    if sign_offs:
-        after = [line.strip().lstrip("#").strip() for line in _lines(text[sign_offs[-1].end() :])]
-        name = next((line for line in after if line), "")
-        if name and _looks_like_name(name):
-            return _clean_name(name)
+    signature = _lines(text[sign_offs[-1].end() :]) if sign_offs else []
+    if headers.get("from"):
+        name = _clean_name(re.sub(r"<[^>]*>|\S+@\S+", "", headers["from"]))
+        return name, _role_after(signature, name)
+    name = next((line.strip().lstrip("#").strip() for line in signature if line.strip()), "")
+    if name and _looks_like_name(name):
+        return _clean_name(name), _role_after(signature, _clean_name(name))
     first = next((line.strip() for line in _lines(text) if line.strip()), "")
     salutation = _SALUTATION.search(text)
     if first and _looks_like_name(first) and (salutation is None or text.find(first) < salutation.start()):
-        return _clean_name(first)
-    return ""
+        return _clean_name(first), _role_after(_lines(text), _clean_name(first))
+    return "", ""
 
 
 def _headers(text: str) -> dict[str, str]:
@@ -210,15 +253,59 @@ def _sentences(text: str) -> list[str]:
     return [s.text for s in split_sentences(re.sub(r"\s+", " ", text).strip())]
 
 
+_INLINE_MARK = re.compile(r"(?:(?<=\s)|(?<=^)|(?<=[:;,]))\(?(\d{1,2}|[a-h]|i{1,3}|iv|vi{0,3})[.)]\s+", re.IGNORECASE)
+_ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii")
+
+
+def _label_after(label: str) -> set[str]:
+    """The labels that may follow one in a list: '2' after '1', 'b' after 'a', 'ii' after 'i' ('i' is also 'a'..'h's neighbour)."""
+    label = label.lower()
+    following = set()
+    if label.isdigit():
+        following.add(str(int(label) + 1))
+    if len(label) == 1 and label.isalpha():
+        following.add(chr(ord(label) + 1))
+    if label in _ROMAN[:-1]:
+        following.add(_ROMAN[_ROMAN.index(label) + 1])
+    return following
+
+
+def _inline_list(text: str) -> tuple[str, list[str]] | None:
+    """A paragraph holding a list written inline ('... set out: 1. the X; 2. the Y; and 3. the Z.',
+    '(a) ... (b) ...') as its lead-in and items; None when it holds no such list of two or more."""
+    marks = list(_INLINE_MARK.finditer(text))
+    for i, first in enumerate(marks):
+        if first.group(1).lower() not in ("1", "a", "i"):
+            continue
+        run = [first]
+        for mark in marks[i + 1 :]:
+            if mark.group(1).lower() in _label_after(run[-1].group(1)):
+                run.append(mark)
+        if len(run) < 2:
+            continue
+        ends = [m.start() for m in run[1:]] + [len(text)]
+        items = [re.sub(r"[;,]?\s*(?:and|or)?\s*$", "", text[m.end() : end].strip()).strip() for m, end in zip(run, ends)]
+        return text[: first.start()].strip(), [item for item in items if item]
+    return None
+
+
 def _blocks(body: str) -> list[_Block]:
-    """Paragraphs and list items; a list item runs until the next item or a blank line."""
+    """Paragraphs and list items; a list item runs until the next item or a blank line, and a list
+    written inline in a paragraph becomes its lead-in paragraph and one item each."""
     blocks: list[_Block] = []
     current: list[str] = []
     is_item = False
 
     def flush() -> None:
         if current:
-            blocks.append(_Block(" ".join(current).strip(), is_item))
+            text = " ".join(current).strip()
+            inline = None if is_item else _inline_list(text)
+            if inline:
+                lead, items = inline
+                blocks.extend([_Block(lead, False)] if lead else [])
+                blocks.extend(_Block(item, True) for item in items)
+            else:
+                blocks.append(_Block(text, is_item))
             current.clear()
 
     for line in _lines(body):
@@ -255,21 +342,34 @@ def _tidy_point(sentences: list[str]) -> str:
     return " ".join(s[0].upper() + s[1:] for s in plain if s).strip()
 
 
+def _introduces_a_list(block: _Block) -> bool:
+    """A paragraph ending in a colon, or one that asks ('The Committee would welcome information on:')."""
+    last = (_sentences(block.text) or [""])[-1]
+    return block.text.rstrip().endswith(":") or _is_request(last.rstrip(":"))
+
+
 def _points(body: str) -> list[str]:
-    """Each list item holding a request is one point (with its context sentences); in running
-    paragraphs each request sentence is a point, carrying the context sentences just before it."""
+    """Each list item holding a request is one point (with its context sentences), and so is every
+    item of a list whose lead-in asks for them ('Please set out: - the date ...; - the cost ...');
+    in running paragraphs each request sentence is a point, carrying the context sentences just before it."""
     points: list[str] = []
     blocks = _blocks(body)
-    items = [i for i, b in enumerate(blocks) if b.is_item]
+    first_item = next((i for i, b in enumerate(blocks) if b.is_item), -1)
+    asked_for = False
     for index, block in enumerate(blocks):
-        if len(items) > 1 and index == items[0] - 1 and not block.is_item:
-            continue  # the paragraph that introduces a list of points is not a point itself
+        if not block.is_item:
+            starts_list = index + 2 < len(blocks) and blocks[index + 1].is_item and blocks[index + 2].is_item
+            asked_for = starts_list and _introduces_a_list(block)
+            if asked_for or (starts_list and index == first_item - 1):
+                continue  # the paragraph that introduces a list of points is not a point itself
         sentences = _sentences(block.text)
         if block.is_item:
             sentences = _strip_label(sentences)
             requests = [i for i, s in enumerate(sentences) if _is_request(s)]
             if requests:
                 points.append(_tidy_point(sentences[: requests[-1] + 1]))
+            elif asked_for and sentences:
+                points.append(_tidy_point(sentences).rstrip(";,. "))
             continue
         context: list[str] = []
         for sentence in sentences:
@@ -338,21 +438,19 @@ def split_letter(text: str, require_points: bool = True) -> LetterPoints:
     subject = headers.get("subject") or headers.get("re") or ""
     if not subject:
         first_block = next((b for b in _blocks(body)), None)
-        if first_block and not first_block.is_item and len(first_block.text) <= 160 and not re.search(r"[.?!]$", first_block.text):
+        if first_block and not first_block.is_item and len(first_block.text) <= 160 and not re.search(r"[.?!:]$", first_block.text):
             subject = first_block.text
     subject = re.sub(r"^(re|subject)\s*:\s*", "", subject, flags=re.IGNORECASE).strip()
 
-    sender = _find_sender(text, headers)
-    date_source = headers.get("date") or head or "\n".join(_lines(text)[:15])
+    sender, role = _find_sender(text, headers)
+    date_source = headers.get("date") or headers.get("sent") or head or "\n".join(_lines(text)[:15])
     points = _points(body)
     if require_points and not points:
-        raise LetterError(
-            "no recognisable request in the letter: it needs at least one question or request "
-            "(e.g. 'Could you confirm ...?', 'Please set out ...'); or give the points yourself with --point"
-        )
+        raise NoPointsError()
     return LetterPoints(
         sender=sender,
         sender_first_name=_first_name(sender),
+        sender_role=role,
         letter_date=_parse_date(date_source),
         subject=_lower_first(subject),
         points=points,
@@ -482,27 +580,103 @@ def _request(question: str) -> str:
     return (_sentences(question) or [question])[-1]
 
 
-def _renumbered(question: str, answer: Answer, numbering: _Numbering, shown: list[str]) -> list[str]:
-    """The answer's paragraphs that bear on the question, with letter-wide [n] markers. A paragraph
-    quoting a passage that shares too few of the question's words, or saying only what this
-    section already says (a compound point's parts often share evidence), is left out."""
+def _facts(text: str) -> set[str]:
+    """The stems of a text's words and each figure in it ('26', '£3.5m', '2022/23')."""
+    return _stems(text) | set(re.findall(r"\S*\d\S*", _MARKER.sub("", text)))
+
+
+def _plain_answer(answer: Answer, wanted: set[str], numbering: _Numbering, shown: list[tuple[str, list[Citation]]]) -> str:
+    """What the reply says for one question, in at most `_MAX_SENTENCES` plain sentences each ending in
+    its letter-wide [n]: the answer's direct sentences, then, while one adds to them, the sentence of
+    the passages it quotes that adds most of the point's words (`wanted`) and figures not yet said,
+    among those sharing one of its words (the verbatim quotes themselves go to the references).
+    Relative dates are made absolute from the date of the paper each sentence cites; what this section
+    already says, in any words, is not said again."""
     by_n = {c.n: c for c in answer.citations}
-    wanted = request_words(_request(question))
-    paragraphs = []
-    for paragraph in answer.text.split("\n\n"):
-        cited = [by_n[int(n)] for n in _MARKER.findall(paragraph) if int(n) in by_n]
-        words = set().union(*(_stems(f"{c.quote} {c.heading}") for c in cited))
-        if not cited or (wanted and len(wanted & words) / len(wanted) < _MIN_PARAGRAPH_COVERAGE):
-            continue
-        said = normalise_ws(" ".join(shown))
-        quotes = re.findall(r"“([^”]+)”", paragraph) or [_MARKER.sub("", paragraph)]
-        if all(normalise_ws(q) in said for q in quotes):
-            continue
-        local = {c.n: numbering.number(c) for c in cited}
-        text = _MARKER.sub(lambda m, local=local: f"[{local.get(int(m.group(1)), m.group(1))}]", paragraph.strip())
-        shown.append(text)
-        paragraphs.append(text)
-    return paragraphs
+    covered = set().union(*(_facts(s) for s, _ in shown))
+    chosen = []
+    for sentence, numbers in split_draft(answer.lead):
+        cited = [by_n[n] for n in numbers if n in by_n]
+        if cited and not _facts(sentence) <= covered:
+            chosen.append((sentence, cited))
+            covered |= _facts(sentence)
+    passages = [
+        (sentence.text, [c]) for c in answer.citations if not c.earlier
+        for sentence in split_sentences(normalise_ws(c.quote)) if sentence.text[:1].isupper() or sentence.text[:1].isdigit()
+    ]
+
+    def gain(sentence: str) -> int:
+        facts = _facts(sentence)
+        new = facts - covered
+        return len(new & wanted) + len({f for f in new if any(ch.isdigit() for ch in f)}) if facts & wanted else 0
+
+    while len(chosen) < _MAX_SENTENCES and passages:
+        best, earliest = max((gain(s), -i) for i, (s, _) in enumerate(passages))
+        if best == 0:
+            break
+        chosen.append(passages.pop(-earliest))
+        covered |= _facts(chosen[-1][0])
+    sentences = []
+    for sentence, cited in chosen:
+        plain = normalise_ws(sentence)
+        markers = "".join(f"[{numbering.number(c)}]" for c in cited)
+        sentences.append(f"{absolute_time(plain, dt.date.fromisoformat(cited[0].date)).rstrip('.:;, ')} {markers}.")
+        shown.append((plain, cited))
+    return " ".join(sentences)
+
+
+_MONTH_NAMES = [m.capitalize() for m in _MONTHS.split("|")]
+_PREPOSITION = r"(?:in|of|during|for|by|from|until|since|throughout|before|after)"
+_RELATIVE = re.compile(
+    rf"\b(?P<prep>{_PREPOSITION}\s+)?(?:(?P<month>{_MONTHS})\s+(?P<rel1>this|last|next)\s+year|"
+    r"(?P<when>earlier|later)\s+(?P<rel2>this|last|next)\s+(?P<unit2>year|month)|"
+    r"(?P<rel3>this|last|next|the\s+current)\s+(?P<unit3>year|month|financial\s+year|spring|summer|autumn|winter)|"
+    r"(?P<day>today|yesterday|tomorrow))\b",
+    re.IGNORECASE,
+)
+
+
+def absolute_time(text: str, written: dt.date) -> str:
+    """Relative time in a sentence written on `written` made absolute, so a reply dated later does not
+    repeat it: 'met in May this year' (2023) -> 'met in May 2023'; 'later this year' -> 'later in 2023';
+    'last month' -> 'in August 2023'; 'this financial year' -> 'in the 2023-24 financial year'."""
+
+    def month_of(shift: int) -> str:
+        index = written.year * 12 + written.month - 1 + shift
+        return f"{_MONTH_NAMES[index % 12]} {index // 12}"
+
+    def replace(match: re.Match[str]) -> str:
+        prep = match.group("prep") or ""
+        shift = {"this": 0, "last": -1, "next": 1}
+        if match.group("month"):
+            return f"{prep}{match.group('month')} {written.year + shift[match.group('rel1').lower()]}"
+        if match.group("when"):
+            step = shift[match.group("rel2").lower()]
+            when = str(written.year + step) if match.group("unit2").lower() == "year" else month_of(step)
+            return f"{prep}{match.group('when')} in {when}"
+        if match.group("day"):
+            day = written + dt.timedelta(days={"today": 0, "yesterday": -1, "tomorrow": 1}[match.group("day").lower()])
+            return f"{prep or 'on '}{format_date(day.isoformat())}"
+        rel, unit = match.group("rel3").lower(), re.sub(r"\s+", " ", match.group("unit3").lower())
+        step = shift.get(rel, 0)
+        if unit == "year":
+            when = str(written.year + step)
+        elif unit == "month":
+            when = month_of(step)
+        elif unit == "financial year":
+            start = written.year - (written.month < 4) + step
+            when = f"the {start}-{(start + 1) % 100:02d} financial year"
+        elif step == 0:
+            when = f"{unit} {written.year}"
+        else:
+            return match.group(0)  # 'last summer': which year depends on the season it was written in
+        return f"{prep or 'in '}{when}"
+
+    def as_written(match: re.Match[str]) -> str:
+        said = replace(match)
+        return said[0].upper() + said[1:] if match.group(0)[0].isupper() else said
+
+    return _RELATIVE.sub(as_written, text)
 
 
 def heading_for(point: str) -> str:
@@ -574,20 +748,31 @@ def _section(point: str, pipeline: Pipeline, numbering: _Numbering) -> DraftSect
         docs = sorted({c.doc_id for a in answers.values() for c in a.citations})
         return Filters(doc_ids=docs) if docs else None
 
+    def says_more(answer: Answer | None) -> Answer | None:
+        """The answer found beside a sibling's, if its direct sentences add to what the siblings say."""
+        said = set().union(*(_stems(a.lead) for a in answers.values()))
+        return answer if answer and not _stems(_MARKER.sub("", answer.lead)) <= said else None
+
     for question in questions:
         within = sibling_docs()
-        if answer := (within and _answer_to(question, pipeline, within)) or _answer_to(question, pipeline):
+        if answer := (within and says_more(_answer_to(question, pipeline, within))) or _answer_to(question, pipeline):
             answers[question] = answer
     for question in questions:  # an earlier part may be found beside a later part's answer
         if question not in answers and (within := sibling_docs()) and (answer := _answer_to(question, pipeline, within)):
             answers[question] = answer
-    shown: list[str] = []
-    paragraphs = [p for q in questions if q in answers for p in _renumbered(q, answers[q], numbering, shown)]
+    shown: list[tuple[str, list[Citation]]] = []
+    wanted = request_words(" ".join(_request(q) for q in questions))
+    paragraphs = [p for q in questions if q in answers and (p := _plain_answer(answers[q], wanted, numbering, shown))]
     heading = heading_for(point)
     if not paragraphs:
         return DraftSection(point=point, heading=heading, text=placeholder(point), covered=False, uncovered=[point])
-    uncovered = [q for q in questions if q not in answers]
-    text = "\n\n".join([*paragraphs, *(placeholder(heading_for(q)) for q in uncovered)])
+    # a part not answered on its own may be answered by what the section says for the others
+    said = [c.model_copy(update={"quote": sentence}) for sentence, cited in shown for c in cited]
+    uncovered = [
+        q for q in questions if q not in answers
+        and not answers_question(q, Answer(text="", standalone_question=q, citations=said), _context(pipeline))
+    ]
+    text = "\n\n".join([" ".join(paragraphs), *(placeholder(heading_for(q)) for q in uncovered)])
     return DraftSection(point=point, heading=heading, text=text, covered=True, uncovered=uncovered)
 
 
@@ -623,10 +808,15 @@ def reference_line(citation: Citation) -> str:
     return f"{citation.n}. {citation.title}, {format_date(citation.date)}: “{normalise_ws(citation.quote)}”"
 
 
+def _recipient(letter: LetterPoints) -> str:
+    """The reply's recipient block: the sender of the letter and their role, one per line."""
+    return "  \n".join(line for line in (letter.sender, letter.sender_role) if line)
+
+
 def to_markdown(reply: DraftReply, references: bool = True) -> str:
-    """The reply as Markdown: the letter (section headings in bold, as in the ministers' letters),
-    then the numbered reference list unless the caller shows the sources beside it."""
-    parts = [format_date(reply.reply_date.isoformat()), _salutation(reply.letter), _opening(reply.letter)]
+    """The reply as Markdown: the date, the recipient, the letter (section headings in bold, as in the
+    ministers' letters), then the numbered reference list unless the caller shows the sources beside it."""
+    parts = [format_date(reply.reply_date.isoformat()), _recipient(reply.letter), _salutation(reply.letter), _opening(reply.letter)]
     for section in reply.sections:
         parts += [f"**{section.heading}**", section.text]
     parts += [CLOSING, "Yours sincerely,", reply.signatory_name or "[SIGNATORY — needs input]"]
@@ -634,7 +824,7 @@ def to_markdown(reply: DraftReply, references: bool = True) -> str:
         parts.append(reply.signatory_role)
     if references and reply.citations:
         parts += ["---", "**References**", "\n".join(reference_line(c) for c in reply.citations)]
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join(part for part in parts if part) + "\n"
 
 
 def check_letter(text: object, settings: Settings) -> str:
@@ -676,13 +866,25 @@ def letter_points(letter_text: str, points: list[str] | None, settings: Settings
     return letter
 
 
-def draft_reply(
+@dataclass(frozen=True)
+class DraftProgress:
+    """Drafting has reached point `index` (from 1) of `total`."""
+
+    index: int
+    total: int
+    point: str
+
+
+def draft_stream(
     letter_text: str, pipeline: Pipeline, points: list[str] | None = None, *, today: dt.date | None = None
-) -> DraftReply:
-    """Draft a cited reply to a letter: its points (or the ones given), each answered from the papers."""
+) -> Iterator[DraftProgress | DraftReply]:
+    """Draft a cited reply to a letter, yielding progress before each point and then the `DraftReply`."""
     letter = letter_points(letter_text, points, pipeline.settings)
     numbering = _Numbering([])
-    sections = [_section(point, pipeline, numbering) for point in letter.points]
+    sections = []
+    for index, point in enumerate(letter.points, start=1):
+        yield DraftProgress(index, len(letter.points), point)
+        sections.append(_section(point, pipeline, numbering))
     name, role = signatory(pipeline)
     reply = DraftReply(
         points=letter.points,
@@ -696,23 +898,54 @@ def draft_reply(
         signatory_role=role,
     )
     reply.reply_markdown = to_markdown(reply)
+    yield reply
+
+
+def draft_reply(
+    letter_text: str, pipeline: Pipeline, points: list[str] | None = None, *, today: dt.date | None = None
+) -> DraftReply:
+    """Draft a cited reply to a letter: its points (or the ones given), each answered from the papers."""
+    *_, reply = draft_stream(letter_text, pipeline, points, today=today)
+    assert isinstance(reply, DraftReply)
     return reply
 
 
-def to_docx(reply: DraftReply, path: Path) -> Path:
-    """Write the reply as a Word document (same content as the Markdown)."""
+BOLD = re.compile(r"\*\*([^\n]+)\*\*")  # a drafted reply's section heading, a paragraph of its own
+_PLACEHOLDER = re.compile(r"(\[NOT COVERED BY THE PAPERS:[^\]]*\]|\[SIGNATORY — needs input\])")
+
+
+def to_docx(reply: DraftReply, path: Path, letter_markdown: str | None = None) -> Path:
+    """Write the reply as an A4 Word document: the letter (as drafted, or as edited: `letter_markdown`,
+    the Markdown without references), its NOT COVERED placeholders highlighted, then the references.
+    The document's author is the signatory."""
     import docx
+    from docx.enum.text import WD_COLOR_INDEX
+    from docx.shared import Mm
 
     document = docx.Document()
-    for line in (format_date(reply.reply_date.isoformat()), _salutation(reply.letter), _opening(reply.letter)):
-        document.add_paragraph(line)
-    for section in reply.sections:
-        document.add_heading(section.heading, level=2)
-        for paragraph in section.text.split("\n\n"):
-            document.add_paragraph(paragraph)
-    for line in (CLOSING, "Yours sincerely,", reply.signatory_name or "[SIGNATORY — needs input]", reply.signatory_role):
-        if line:
-            document.add_paragraph(line)
+    page = document.sections[0]
+    page.page_width, page.page_height = Mm(210), Mm(297)
+    page.left_margin = page.right_margin = page.top_margin = page.bottom_margin = Mm(25)
+    document.core_properties.author = reply.signatory_name or "askpfg"
+    document.core_properties.title = f"Reply to {reply.letter.sender}" if reply.letter.sender else "Draft reply"
+    text = to_markdown(reply, references=False) if letter_markdown is None else letter_markdown
+    for part in (p.strip() for p in text.replace("\r\n", "\n").split("\n\n")):
+        if not part:
+            continue
+        paragraph = document.add_paragraph()
+        heading = BOLD.fullmatch(part)
+        if heading:
+            paragraph.add_run(heading.group(1)).bold = True
+            continue
+        for i, line in enumerate(line.rstrip() for line in part.split("\n")):
+            if i:
+                paragraph.add_run().add_break()
+            for piece in _PLACEHOLDER.split(line.replace("\\[", "[").replace("\\]", "]")):
+                if piece:
+                    run = paragraph.add_run(piece)
+                    if _PLACEHOLDER.fullmatch(piece):
+                        run.bold = True
+                        run.font.highlight_color = WD_COLOR_INDEX.YELLOW
     if reply.citations:
         document.add_page_break()
         document.add_heading("References", level=2)

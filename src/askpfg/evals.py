@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from askpfg.answering import Pipeline
 from askpfg.corpus import SUPPORTED_SUFFIXES
@@ -249,6 +249,8 @@ class ExpectedLetter(BaseModel):
 
     sender: str
     letter_date: dt.date
+    shape: str = Field("", description="how the letter asks: numbered, inline-list, lines-list, email, prose, ...")
+    split: str = Field("development", description="development (tuned on) or held-out (written before the code, never tuned on)")
     points: list[ExpectedPoint]
 
 
@@ -256,6 +258,8 @@ class LetterResult(BaseModel):
     """How the draft for one evaluation letter scored."""
 
     letter: str
+    shape: str = ""
+    split: str = "development"
     sender_ok: bool
     date_ok: bool
     points_expected: int
@@ -290,23 +294,30 @@ class LettersReport(BaseModel):
         return bool(self.letters) and self.total("invented") == 0 and self.key_fact_rate >= 0.9
 
     def table(self) -> str:
-        """A plain-text table, one row per letter, then totals, problems and the verdict."""
-        head = f"{'letter':<12}{'sender':>7}{'date':>6}{'points':>9}{'key facts':>11}{'flagged':>9}{'invented':>10}{'quotes ok':>11}{'secs':>7}"
+        """A plain-text table, one row per letter, then totals per shape and per split, problems and the verdict."""
+        head = f"{'letter':<16}{'sender':>7}{'date':>6}{'points':>9}{'key facts':>11}{'flagged':>9}{'invented':>10}{'quotes ok':>11}{'secs':>7}"
         rows = [head, "-" * len(head)]
 
-        def row(name: str, r: LetterResult | None) -> str:
-            get = (lambda f: getattr(r, f)) if r else self.total
-            sender = ("ok" if r.sender_ok else "NO") if r else f"{sum(x.sender_ok for x in self.letters)}/{len(self.letters)}"
-            date = ("ok" if r.date_ok else "NO") if r else f"{sum(x.date_ok for x in self.letters)}/{len(self.letters)}"
-            seconds = r.seconds if r else sum(x.seconds for x in self.letters)
+        def row(name: str, group: list[LetterResult]) -> str:
+            def get(field: str) -> int:
+                return sum(getattr(r, field) for r in group)
+
+            one = group[0] if len(group) == 1 and name == group[0].letter else None
+            sender = ("ok" if one.sender_ok else "NO") if one else f"{sum(x.sender_ok for x in group)}/{len(group)}"
+            date = ("ok" if one.date_ok else "NO") if one else f"{sum(x.date_ok for x in group)}/{len(group)}"
             return (
-                f"{name:<12}{sender:>7}{date:>6}{get('points_matched'):>5}/{get('points_expected'):<3}"
+                f"{name:<16}{sender:>7}{date:>6}{get('points_matched'):>5}/{get('points_expected'):<3}"
                 f"{get('with_key_facts'):>7}/{get('answerable'):<3}{get('flagged'):>5}/{get('unanswerable'):<3}"
-                f"{get('invented'):>10}{get('citations_verified'):>7}/{get('citations'):<3}{seconds:>7.0f}"
+                f"{get('invented'):>10}{get('citations_verified'):>7}/{get('citations'):<3}{sum(r.seconds for r in group):>7.0f}"
             )
 
-        rows += [row(r.letter, r) for r in self.letters]
-        rows += ["-" * len(head), row("total", None), ""]
+        rows += [row(r.letter, [r]) for r in self.letters]
+        rows.append("-" * len(head))
+        for label, key in (("shape", "shape"), ("split", "split")):
+            for value in sorted({getattr(r, key) for r in self.letters}):
+                rows.append(row(f"{label} {value or '?'}"[:16], [r for r in self.letters if getattr(r, key) == value]))
+            rows.append("-" * len(head))
+        rows += [row("total", self.letters), ""]
         rows += [f"{r.letter}: {p}" for r in self.letters for p in r.problems]
         verdict = "PASS" if self.passed else "FAIL"
         rows.append(
@@ -342,7 +353,16 @@ def evaluate_letter(path: Path, pipeline: Pipeline) -> LetterResult:
     """Draft a reply to one letter and score it against its `.expected.json`."""
     expected = ExpectedLetter.model_validate_json(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
     started = time.perf_counter()
-    reply = draft_reply(read_letter(path), pipeline)
+    try:
+        reply = draft_reply(read_letter(path), pipeline)
+    except LetterError as exc:  # the letter scores nothing, and the others are still drafted
+        return LetterResult(
+            letter=path.stem, shape=expected.shape, split=expected.split, sender_ok=False, date_ok=False,
+            points_expected=len(expected.points), points_found=0, points_matched=0,
+            answerable=sum(p.answerable for p in expected.points), with_key_facts=0,
+            unanswerable=sum(not p.answerable for p in expected.points), flagged=0, invented=0, citations=0,
+            citations_verified=0, seconds=round(time.perf_counter() - started, 1), problems=[f"no reply: {exc}"],
+        )
     seconds = time.perf_counter() - started
     matched = match_points(reply.points, [p.point for p in expected.points])
     problems: list[str] = []
@@ -371,6 +391,8 @@ def evaluate_letter(path: Path, pipeline: Pipeline) -> LetterResult:
     sender_ok = normalise_ws(reply.letter.sender).lower() == expected.sender.lower()
     return LetterResult(
         letter=path.stem,
+        shape=expected.shape,
+        split=expected.split,
         sender_ok=sender_ok,
         date_ok=reply.letter.letter_date == expected.letter_date,
         points_expected=len(expected.points),
@@ -438,6 +460,9 @@ def main(args: argparse.Namespace) -> int:
             print(f"askpfg: error: {exc}", file=sys.stderr)
             return 2
         print(report.table())
+        if args.out:
+            args.out.write_text("".join(r.model_dump_json() + "\n" for r in report.letters), encoding="utf-8")
+            print(f"\nresults written to {args.out}")
         return 0 if report.passed else 1
     if not args.cases.is_file():
         print(f"askpfg: error: cases file {args.cases} not found", file=sys.stderr)

@@ -139,6 +139,7 @@ class Answer(BaseModel):
     """A verified answer: every factual sentence carries [n] markers that resolve to `citations`."""
 
     text: str
+    lead: str = Field("", description="the sentences that answer, each ending in its [n], without the quotes behind them")
     citations: list[Citation] = []
     refused: bool = False
     refusal_reason: RefusalReason | None = Field(None, description="why the papers were judged not to answer, when refused")

@@ -20,10 +20,13 @@ from askpfg.answering import Pipeline
 from askpfg.api import http_error
 from askpfg.corpus import KINDS
 from askpfg.drafting import (
+    DraftProgress,
     DraftReply,
     LetterError,
+    NoPointsError,
     check_letter,
-    draft_reply,
+    draft_stream,
+    heading_for,
     load_letter,
     split_letter,
     to_docx,
@@ -38,7 +41,7 @@ UI_DIR = PROJECT_ROOT / "ui"
 BEFORE, AFTER, CONTEXT = 450, 550, 150  # document characters shown around a cited passage (CONTEXT at least)
 _MARKER = re.compile(r"\[(\d+)\]")
 _HEADING = re.compile(r"^#{1,6} +(.+)$", re.MULTILINE)
-_BOLD = re.compile(r"\*\*([^\n]+)\*\*")  # a drafted reply's section heading, a paragraph of its own
+UI_POINTS_HINT = "type the points to answer in the 'Points to answer' box, one per line, then press 'Draft reply'"
 HINT = '<div class="source-empty"><p>Click a numbered reference such as <b>[1]</b> in an answer to read the passage in its document.</p></div>'
 THEME = gr.themes.Default(
     primary_hue="teal",
@@ -183,17 +186,6 @@ def document_rows(pipeline: Pipeline) -> list[list[str]]:
     return [[m.date.isoformat(), KIND_NAMES.get(m.kind, m.kind), m.title, m.author, m.recipient, m.id] for m in pipeline.store.documents()]
 
 
-def reply_html(reply: DraftReply) -> str:
-    """The drafted reply as HTML: its paragraphs escaped (the letter and the papers are data, never markup),
-    its bold section headings shown bold."""
-    paragraphs = []
-    for part in to_markdown(reply, references=False).split("\n\n"):
-        heading = _BOLD.fullmatch(part)
-        text = f"<strong>{html.escape(heading.group(1))}</strong>" if heading else html.escape(part).replace("\n", "<br>")
-        paragraphs.append(f"<p>{text}</p>")
-    return f'<div class="draft-reply">{"".join(paragraphs)}</div>'
-
-
 def sources_html(reply: DraftReply) -> str:
     """The reference list for the UI's sources panel, every title and quote escaped."""
     if not reply.citations:
@@ -218,26 +210,45 @@ def build_draft_tab(pipeline: Pipeline) -> None:
     def find(letter: str) -> tuple[str, str]:
         try:
             found = split_letter(check_letter(clean_text(letter, "The letter"), pipeline.settings))
+        except NoPointsError:
+            raise gr.Error(str(NoPointsError(UI_POINTS_HINT))) from None
         except (LetterError, TextError) as exc:
             raise gr.Error(str(exc)) from exc
         limit = pipeline.settings.max_points
         over = f" A reply answers at most {limit}: delete some." if len(found.points) > limit else ""
         return "\n".join(found.points), f"Found {len(found.points)} point(s).{over} Edit, add or delete lines, then draft the reply."
 
-    def draft(letter: str, points: str) -> tuple[str, str, str | None, str]:
+    def draft(letter: str, points: str) -> Iterator[tuple]:
+        """Draft point by point, saying which point it is on; then the editable reply, its sources and the .docx."""
         try:
             given = [p for p in clean_text(points, "The points").splitlines() if p.strip()]
-            reply = draft_reply(clean_text(letter, "The letter"), pipeline, given or None)
+            for step in draft_stream(clean_text(letter, "The letter"), pipeline, given or None):
+                if isinstance(step, DraftProgress):
+                    label = f"Drafting point {step.index} of {step.total}: *{html.escape(heading_for(step.point))}* …"
+                    yield gr.skip(), gr.skip(), gr.skip(), label, gr.skip()
+                    continue
+                reply = step
+        except NoPointsError:
+            raise gr.Error(str(NoPointsError(UI_POINTS_HINT))) from None
         except (LetterError, AskError) as exc:
             raise gr.Error(str(exc)) from exc
         path = to_docx(reply, Path(tempfile.mkdtemp(prefix="askpfg-reply-")) / "reply.docx")
         gaps = f" {len(reply.not_covered)} part(s) are not covered by the papers and need input." if reply.not_covered else ""
-        return reply_html(reply), sources_html(reply), str(path), f"Drafted {len(reply.points)} point(s).{gaps}"
+        done = f"Drafted {len(reply.points)} point(s).{gaps} Edit the reply if you wish, then download it."
+        yield to_markdown(reply, references=False), sources_html(reply), str(path), done, reply
+
+    def save(edited: str, reply: DraftReply | None) -> tuple[str | None, str]:
+        """The .docx of the reply as edited (its references stay as drafted)."""
+        if reply is None:
+            raise gr.Error("Draft a reply first: paste a letter, find its points, then press 'Draft reply'")
+        path = to_docx(reply, Path(tempfile.mkdtemp(prefix="askpfg-reply-")) / "reply.docx", clean_text(edited, "The reply"))
+        return str(path), "The .docx now holds your edits."
 
     gr.Markdown(
         "Paste a letter or upload it, check the points found in it, then draft a reply. Every factual "
         "sentence cites the papers; a point they do not answer is marked **NOT COVERED** for you to fill in."
     )
+    drafted = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=360):
             letter = gr.Textbox(label="Letter", lines=14, max_lines=30, placeholder="Paste the incoming letter here", elem_id="draft-letter")
@@ -247,13 +258,17 @@ def build_draft_tab(pipeline: Pipeline) -> None:
             draft_button = gr.Button("Draft reply", variant="primary", elem_id="draft-reply")
             status = gr.Markdown(elem_id="draft-status")
         with gr.Column(scale=1, min_width=420):
-            reply_view = gr.HTML(label="Draft reply", elem_id="draft-output", container=True)
+            reply_view = gr.Textbox(
+                label="Draft reply (edit it here before downloading)", lines=24, max_lines=60, interactive=True, elem_id="draft-output"
+            )
             with gr.Accordion("Sources", open=True, elem_id="draft-sources-panel"):
                 sources = gr.HTML(elem_id="draft-sources")
+            save_button = gr.Button("Put my edits in the .docx", elem_id="draft-save")
             download = gr.File(label="Download .docx", interactive=False, elem_id="draft-docx")
     upload.upload(load, upload, letter)
     find_button.click(find, letter, [points, status])
-    draft_button.click(draft, [letter, points], [reply_view, sources, download, status], concurrency_limit=2)
+    draft_button.click(draft, [letter, points], [reply_view, sources, download, status, drafted], concurrency_limit=2)
+    save_button.click(save, [reply_view, drafted], [download, status])
 
 
 def build_ui(pipeline: Pipeline) -> gr.Blocks:

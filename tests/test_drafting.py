@@ -24,6 +24,7 @@ from askpfg.drafting import (
     absolute_time,
     check_letter,
     draft_reply,
+    letter_points,
     placeholder,
     read_letter,
     split_letter,
@@ -175,6 +176,14 @@ def test_bad_letters_are_refused_with_a_reason(settings: Settings) -> None:
         check_letter("Dear Julie,\x00\x01\x02 What is it?", settings)
     with pytest.raises(LetterError, match="no recognisable request"):
         split_letter("Dear Julie,\n\nThank you for the bulletin. Members found it useful.\n\nYours sincerely,\n\nAnn Jones MS")
+
+
+def test_a_point_longer_than_a_question_loses_its_context_or_is_refused(settings: Settings) -> None:
+    context = "The Committee heard a great deal of evidence on the subject over many weeks. " * 10
+    letter = split_letter(f"Dear Minister,\n\n{context}When will the review report?\n\nYours sincerely,\nGwen Price")
+    assert letter.points[-1].endswith("When will the review report?") and len(letter.points[-1]) <= 600
+    with pytest.raises(LetterError, match="split it into separate points"):
+        letter_points("Dear Minister, when?", ["Could you set out " + "the plans, " * 80], settings)
 
 
 def _args(letter: Path, out: Path | None = None, points: list[str] | None = None) -> argparse.Namespace:

@@ -126,6 +126,7 @@ _BOILERPLATE = frozenset(
     )
 )
 _MIN_COVERAGE = 0.5
+_POINT_CHARS = 600  # a point is a question or request, not a paragraph: longer is split into its requests or refused
 _MAX_SENTENCES = 3  # a question's answer in a reply: one to three plain sentences
 _MARKER = re.compile(r"\s*\[\d+\]")
 _DIRECT = re.compile(r"(who|what|when|where|which|how|why|whether|is|are|was|were|will|does|do|did|has|have|(on|in|at|by|to|for)\s+(what|which|whom))\b", re.IGNORECASE)
@@ -338,8 +339,12 @@ def _is_request(sentence: str) -> bool:
 
 
 def _tidy_point(sentences: list[str]) -> str:
-    plain = [_DISCOURSE.sub("", s) for s in sentences]
-    return " ".join(s[0].upper() + s[1:] for s in plain if s).strip()
+    """A point as one string, each sentence capitalised; the context sentences before its request are
+    dropped from the first while it is longer than a point may be (`_POINT_CHARS`)."""
+    plain = [s[0].upper() + s[1:] for s in (_DISCOURSE.sub("", s) for s in sentences) if s]
+    while len(plain) > 1 and len(" ".join(plain)) > _POINT_CHARS:
+        plain.pop(0)
+    return " ".join(plain).strip()
 
 
 def _introduces_a_list(block: _Block) -> bool:
@@ -861,8 +866,11 @@ def letter_points(letter_text: str, points: list[str] | None, settings: Settings
             "choose the points to answer, or split the letter into more than one reply"
         )
     for point in letter.points:
-        if len(point) > settings.max_question_chars:
-            raise LetterError(f"a point is {len(point):,} characters; the limit is {settings.max_question_chars:,}: shorten it")
+        if len(point) > _POINT_CHARS:
+            raise LetterError(
+                f"a point is {len(point):,} characters; a point is one question or request of at most {_POINT_CHARS} characters: "
+                f"shorten it or split it into separate points: “{point[:60]}…”"
+            )
     return letter
 
 

@@ -632,7 +632,7 @@ def _plain_answer(answer: Answer, wanted: set[str], numbering: _Numbering, shown
 
 _MONTH_NAMES = [m.capitalize() for m in _MONTHS.split("|")]
 _PREPOSITION = r"(?:in|of|during|for|by|from|until|since|throughout|before|after)"
-_RELATIVE = re.compile(
+RELATIVE_TIME = re.compile(
     rf"\b(?P<prep>{_PREPOSITION}\s+)?(?:(?P<month>{_MONTHS})\s+(?P<rel1>this|last|next)\s+year|"
     r"(?P<when>earlier|later)\s+(?P<rel2>this|last|next)\s+(?P<unit2>year|month)|"
     r"(?P<rel3>this|last|next|the\s+current)\s+(?P<unit3>year|month|financial\s+year|spring|summer|autumn|winter)|"
@@ -681,7 +681,7 @@ def absolute_time(text: str, written: dt.date) -> str:
         said = replace(match)
         return said[0].upper() + said[1:] if match.group(0)[0].isupper() else said
 
-    return _RELATIVE.sub(as_written, text)
+    return RELATIVE_TIME.sub(as_written, text)
 
 
 def heading_for(point: str) -> str:

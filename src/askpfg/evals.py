@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from askpfg.answering import Pipeline
 from askpfg.corpus import SUPPORTED_SUFFIXES
 from askpfg.drafting import (
+    RELATIVE_TIME,
     DraftSection,
     LetterError,
     draft_reply,
@@ -319,6 +320,8 @@ class LettersReport(BaseModel):
             rows.append("-" * len(head))
         rows += [row("total", self.letters), ""]
         rows += [f"{r.letter}: {p}" for r in self.letters for p in r.problems]
+        voice = sum(p.startswith(("QUOTED", "RELATIVE")) for r in self.letters for p in r.problems)
+        rows.append(f"reply bodies: {voice} quoted blocks or relative dates copied from a source (need 0)")
         verdict = "PASS" if self.passed else "FAIL"
         rows.append(
             f"{verdict}: {self.key_fact_rate:.0%} of answerable points carry their key facts (need 90%), "
@@ -382,6 +385,12 @@ def evaluate_letter(path: Path, pipeline: Pipeline) -> LetterResult:
             problems.append(f"INVENTED answer to an unanswerable point: {point.point}")
         else:
             flagged += 1
+    for section in reply.sections:  # the reply is the minister's own words: quotes and relative dates stay in the papers
+        body = _answer_text(section)
+        if "“" in body or re.search(r"\baccording to\b", body, re.IGNORECASE):
+            problems.append(f"QUOTED block in the body: {section.heading}")
+        if relative := RELATIVE_TIME.search(body):
+            problems.append(f"RELATIVE date '{relative.group(0)}' in the body: {section.heading}")
     verified = 0
     for citation in reply.citations:
         if quote_is_verbatim(citation.quote, pipeline.retriever.document(citation.doc_id).text):

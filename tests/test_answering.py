@@ -14,7 +14,7 @@ from askpfg.chunking import Sentence
 from askpfg.conversation import acceptable_rewrite, rule_condense
 from askpfg.corpus import load_corpus
 from askpfg.index import IndexStore, ingest_paths
-from askpfg.question import answer_type, asked_thing, has_answer_type
+from askpfg.question import answer_type, asked_thing, counted_noun, has_answer_type
 from askpfg.retrieval import Evidence, Filters
 from askpfg.schemas import Answer, AskError, Message
 from askpfg.settings import Settings
@@ -162,6 +162,14 @@ def test_the_verifier_rejects_a_date_made_of_another_date_s_day_and_month():
     assert verify_sentence("The forum met on 3 December 2025, and its charter was signed on 10 May.", [1], evidence, "").supported
 
 
+def test_a_paper_s_date_supports_its_day_only_as_that_date():
+    text = "Two subgroups have been set up under workstream 3 to consider assets and business models."
+    evidence = [Evidence("doc", "Bulletin", "2026-06-01", "letter", "", Sentence(text, 0, len(text)), 0.5, 0.5, 0.5)]
+    check = verify_sentence("Workstream 1 has set up two subgroups on assets and business models.", [1], evidence, "")
+    assert not check.supported and "'1'" in check.reason
+    assert verify_sentence("On 1 June 2026, two subgroups were set up under workstream 3 on assets.", [1], evidence, "").supported
+
+
 def test_the_verifier_rejects_a_number_found_only_inside_a_longer_number(pipeline: Pipeline):
     question = "When did the Oversight Board first meet?"
     evidence = pipeline.retriever.retrieve(question, 8, 4).evidence
@@ -228,6 +236,14 @@ def test_how_many_needs_a_count_of_the_thing_it_asks_about():
     question = "How many foster carers are currently approved in Wales?"
     assert not has_answer_type("number", "The package is available through all 22 local authority fostering agencies in Wales.", question)
     assert has_answer_type("number", "Creation of 26 new beds of regional provision", "How many extra beds has the money paid for?")
+
+
+def test_a_count_is_not_a_year_or_a_day_of_the_month_beside_the_thing_counted():
+    question = "The number of volunteers who joined the scheme"
+    assert not has_answer_type("number", "In 2021 volunteers from every county joined the scheme.", question)
+    assert not has_answer_type("number", "On 4 March volunteers joined the scheme.", question)
+    assert has_answer_type("number", "By March, 120 volunteers had joined the scheme.", question)
+    assert counted_noun("Given the number of volunteers, why did the scheme close?") is None  # it asks why, not how many
 
 
 def test_the_question_word_that_comes_first_decides_what_is_asked():

@@ -20,7 +20,7 @@ from askpfg.answering import Pipeline, split_draft
 from askpfg.chunking import split_sentences
 from askpfg.conversation import last_named_body, rule_condense
 from askpfg.corpus import REPLACEMENT_CHAR, CorpusError, extract_text
-from askpfg.question import ANAPHOR, content_stems
+from askpfg.question import ANAPHOR, content_stems, counted_noun, has_answer_type
 from askpfg.retrieval import Filters
 from askpfg.schemas import Answer, AskError, Citation, Message
 from askpfg.settings import Settings
@@ -102,6 +102,7 @@ _POLITE = re.compile(
     r"please\s+|kindly\s+)(?:also\s+)?",
     re.IGNORECASE,
 )
+_FRONTED = re.compile(r"^[^,?]{2,60},\s+")  # a phrase set before the request, up to its comma
 _ASK_VERB = re.compile(
     r"^(?:confirm|tell\s+(?:us|me)|let\s+(?:us|me)\s+know|say|explain|clarify|set\s+out|outline|describe)\s+"
     r"(?=(?:who|what|when|where|which|how|why|whether)\b)",
@@ -386,11 +387,18 @@ def _points(body: str) -> list[str]:
     return points
 
 
+def _unfronted(sentence: str) -> str:
+    """A request without a phrase set before it: 'On special guardianship, could you tell us who ...'
+    -> 'could you tell us who ...'; a sentence whose comma is not followed by a polite request is kept."""
+    fronted = _FRONTED.match(sentence)
+    return sentence[fronted.end() :] if fronted and _POLITE.match(sentence[fronted.end() :]) else sentence
+
+
 def plain_question(sentence: str) -> str:
     """A request as the plain question it asks: 'Could you confirm what has happened to X?' ->
     'What has happened to X?'; 'I would be grateful if you could set out Y' -> 'Set out Y?'."""
-    rest = _POLITE.sub("", _DISCOURSE.sub("", sentence.strip()), count=1)
-    rest = _ASK_VERB.sub("", rest, count=1).strip(" ,.?")
+    rest = _unfronted(_DISCOURSE.sub("", sentence.strip()))
+    rest = _ASK_VERB.sub("", _POLITE.sub("", rest, count=1), count=1).strip(" ,.?")
     return rest[0].upper() + rest[1:] + "?" if rest else sentence
 
 
@@ -401,7 +409,11 @@ def sub_questions(point: str) -> list[str]:
     sentences = _sentences(point)
     if not sentences:
         return [point]
-    context, request = sentences[:-1], plain_question(sentences[-1])
+    request = plain_question(sentences[-1])
+    # The sentence before a request is searched with it only when the request points back to it
+    # ('it', 'those barriers', 'the survey' it introduced); earlier context only dilutes the search.
+    last = sentences[-2] if len(sentences) > 1 else ""
+    context = [last] if last and (_PRONOUN.search(request) or request_words(request) & request_words(last)) else []
     cuts = [m for m in _CLAUSE.finditer(request) if len(request[: m.start()].split()) >= 4]
     parts = [request[: cuts[0].start()] if cuts else request]
     questions = [" ".join([*context, parts[0].strip(" ,.?")]) + "?"]
@@ -560,6 +572,8 @@ def answers_question(question: str, answer: Answer, context: Callable[[Citation]
         return False
     if _WHEN.search(request) and not any(_TIME.search(c.quote) for c in answer.citations):
         return False
+    if counted_noun(request):  # a count needs a number of the thing counted: "three roles" is no count of applicants
+        return any(has_answer_type("number", c.quote, request) for c in answer.citations)
     counted = _quantity_noun(request)
     if counted is not None:
         return any(_has_quantity(c.quote) and (not counted or counted & _stems(c.quote)) for c in answer.citations)
@@ -689,7 +703,7 @@ def heading_for(point: str) -> str:
     after the sentences before it when the request names nothing ('When will it be held?')."""
     sentences = _sentences(point) or [point]
     sentence = sentences[-1]
-    core = _LEAD_IN.sub("", _DISCOURSE.sub("", sentence)).strip()
+    core = _LEAD_IN.sub("", _unfronted(_DISCOURSE.sub("", sentence))).strip()
     direct = core == sentence and _DIRECT.match(core)
     core = core.rstrip(" ?.")
     core = (core[0].upper() + core[1:] if core else sentence) + ("?" if direct else "")

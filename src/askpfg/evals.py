@@ -387,7 +387,7 @@ def evaluate_letter(path: Path, pipeline: Pipeline) -> LetterResult:
             flagged += 1
     for section in reply.sections:  # the reply is the minister's own words: quotes and relative dates stay in the papers
         body = _answer_text(section)
-        if re.search(r"\baccording to\b|:\s*“", body, re.IGNORECASE):  # "According to the letter of ...: “...”"
+        if re.search(r"\baccording to the [\w -]+ of (?:\d{1,2} )?[A-Z][a-z]+ \d{4}|:\s*“", body):  # "According to the letter of 22 July 2022: “...”"
             problems.append(f"QUOTED block in the body: {section.heading}")
         if relative := RELATIVE_TIME.search(body):
             problems.append(f"RELATIVE date '{relative.group(0)}' in the body: {section.heading}")

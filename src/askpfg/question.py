@@ -164,7 +164,8 @@ def has_answer_type(kind: str | None, text: str, question: str = "") -> bool:
         text = _RATE.sub("x", text)
     counted = counted_noun(question) if kind == "number" else None
     if counted:  # "How many foster carers ...?" needs "N foster carers", not "22 local authorities"
-        return bool(re.search(rf"\b{_COUNT}\s+(\S+\s+){{0,3}}?{counted}", text, re.I))
+        # a number of them, not a year or a day of the month ("on 10 September between care leavers")
+        return bool(re.search(rf"\b(?!(?:19|20)\d\d\b){_COUNT}(?!\s+(?:{MONTHS})\b)\s+(\S+\s+){{0,3}}?{counted}", text, re.I))
     return bool(ANSWER_TYPES[kind][1].search(text))
 
 
@@ -180,8 +181,9 @@ def _unasked(text: str, question: str) -> str:
 
 def counted_noun(question: str) -> str | None:
     """The stem of what a "how many" question counts: "How many new standards of practice" -> "standard",
-    "How many of the pilots" -> "pilot"."""
-    match = re.search(r"\bhow many (?:of (?:the|these|those|its|their|our) )?((?:[\w-]+ ?){1,2})", question, re.I)
+    "How many of the pilots" -> "pilot", "The number of schools visited" -> "school" (leading: not "why, given the number of ...")."""
+    asks = r"\bhow many|^(?:what (?:is|was|are|were) )?(?:the |a )?(?:total )?number of"  # "the number of" asks only when it leads
+    match = re.search(rf"(?:{asks}) (?:(?:of )?(?:the|these|those|its|their|our) )?((?:[\w-]+ ?){{1,2}})", question.strip(), re.I)
     if not match:
         return None
     words = []

@@ -77,11 +77,19 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
         f"{source_phrase(evidence[n - 1])}"
         for n in cited
     )
-    support_norm = support.replace(",", "").lower()
+    # A paper's date gives a sentence its month and year, and its day only as that date ("on 1 September"):
+    # "workstream 1" is not supported by a paper dated 1 September.
+    counted = " ".join(
+        f"{evidence[n - 1].text} {evidence[n - 1].heading} {evidence[n - 1].header} {dt.date.fromisoformat(evidence[n - 1].date):%B %Y}"
+        for n in cited
+    ).replace(",", "").lower()
+    paper_days = [dt.date.fromisoformat(evidence[n - 1].date) for n in cited]
     for number in _NUMBER.findall(sentence):
         digits = re.sub(r"[^\d.]", "", number.replace(",", "")).rstrip(".")
         # whole numbers only: "1" must not pass because the evidence says "2021"
-        if digits and not re.search(rf"(?<![\d.]){re.escape(digits)}(?![\d]|\.\d)", support_norm):
+        if not digits or re.search(rf"(?<![\d.]){re.escape(digits)}(?![\d]|\.\d)", counted):
+            continue
+        if not any(digits == str(d.day) and re.search(rf"(?<![\d.]){d.day}(?:st|nd|rd|th)?\s+{d:%B}", sentence) for d in paper_days):
             return DraftCheck(sentence, cited, False, f"number '{number.strip()}' not in cited evidence")
     missing_dates = _dates_missing(sentence, support)
     if missing_dates:

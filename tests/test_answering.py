@@ -162,6 +162,15 @@ def test_the_verifier_rejects_a_date_made_of_another_date_s_day_and_month():
     assert verify_sentence("The forum met on 3 December 2025, and its charter was signed on 10 May.", [1], evidence, "").supported
 
 
+def test_a_sentence_that_only_restates_the_question_and_names_its_source_is_rejected():
+    text = "A workshop will consider issues of assets and business models."
+    evidence = [Evidence("doc", "Board summary", "2026-06-01", "letter", "", Sentence(text, 0, len(text)), 0.5, 0.5, 0.5)]
+    question = "What issues will the workshop consider?"
+    check = verify_sentence("The issues the workshop will consider are in the letter of 1 June 2026.", [1], evidence, question)
+    assert not check.supported and "names its source" in check.reason
+    assert verify_sentence("The workshop will consider issues of assets and business models.", [1], evidence, question).supported
+
+
 def test_a_paper_s_date_supports_its_day_only_as_that_date():
     text = "Two subgroups have been set up under workstream 3 to consider assets and business models."
     evidence = [Evidence("doc", "Bulletin", "2026-06-01", "letter", "", Sentence(text, 0, len(text)), 0.5, 0.5, 0.5)]

@@ -24,6 +24,7 @@ from askpfg.drafting import (
     absolute_time,
     check_letter,
     draft_reply,
+    heading_for,
     letter_points,
     placeholder,
     read_letter,
@@ -122,6 +123,12 @@ def test_an_email_gives_its_sender_role_sent_date_and_what_it_asks_in_prose() ->
         "I'd welcome an update on the pilot routes.",
     ]
     assert [sub_questions(p)[-1] for p in letter.points[1:]] == ["Who leads it?", "What the budget is?", "The pilot routes?"]
+
+
+def test_a_heading_is_the_request_with_the_sentence_before_it_only_when_it_leans_on_it() -> None:
+    context = "The Committee has followed the review for many months. The report mentions a new pilot. "
+    assert heading_for(context + "When will it start?") == "The report mentions a new pilot. When will it start?"
+    assert heading_for(context + "Could you tell us when the Valleys Pilot will start?") == "When the Valleys Pilot will start"
 
 
 def test_a_sentence_asking_for_nothing_in_particular_is_not_a_point() -> None:

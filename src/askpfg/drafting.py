@@ -83,6 +83,7 @@ _NOT_A_POINT = re.compile(
 _CLAUSE = re.compile(r",?\s+(?:and|including)\s+(?=(?:who|when|where|which|what|how|whether|any)\b)", re.IGNORECASE)
 _LABEL_MAX_WORDS = 7
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those)\b", re.IGNORECASE)
+_LEANS = re.compile(r"\b(it|its|they|them|their|these|those)\b", re.IGNORECASE)  # a request that needs the sentence before it
 _GRATEFUL = r"(?:i|we)(?:\s+(?:would|should)|['’]d)\s+(?:also\s+)?be\s+grateful\s+if\s+you\s+(?:could|would)\s+"
 # the ways a letter leads into what it asks ("Members also asked ...", "It would help to know ..."), dropped from questions and headings
 _ASKED = (
@@ -626,8 +627,7 @@ def _plain_answer(answer: Answer, wanted: set[str], numbering: _Numbering, shown
 
     def gain(sentence: str) -> int:
         facts = _facts(sentence)
-        new = facts - covered
-        return len(new & wanted) + len({f for f in new if any(ch.isdigit() for ch in f)}) if facts & wanted else 0
+        return len(facts - covered - wanted) if facts & wanted else 0  # on the point, and saying what is not yet said
 
     while len(chosen) < _MAX_SENTENCES and passages:
         best, earliest = max((gain(s), -i) for i, (s, _) in enumerate(passages))
@@ -699,15 +699,16 @@ def absolute_time(text: str, written: dt.date) -> str:
 
 
 def heading_for(point: str) -> str:
-    """A section heading mirroring the point: its request sentence without the polite lead-in,
-    after the sentences before it when the request names nothing ('When will it be held?')."""
+    """A section heading mirroring the point: its request sentence without the polite lead-in, after
+    the sentence before it when the request leans on it and names nothing ('When will it be held?')."""
     sentences = _sentences(point) or [point]
     sentence = sentences[-1]
     core = _LEAD_IN.sub("", _unfronted(_DISCOURSE.sub("", sentence))).strip()
     direct = core == sentence and _DIRECT.match(core)
     core = core.rstrip(" ?.")
     core = (core[0].upper() + core[1:] if core else sentence) + ("?" if direct else "")
-    return " ".join(sentences) if len(sentences) > 1 and not _names(sentence) else core
+    leans = len(sentences) > 1 and _LEANS.search(core) and not _names(sentence)
+    return f"{sentences[-2]} {sentence}" if leans else core
 
 
 def _context(pipeline: Pipeline) -> Callable[[Citation], str]:
@@ -784,7 +785,7 @@ def _section(point: str, pipeline: Pipeline, numbering: _Numbering) -> DraftSect
     paragraphs = [p for q in questions if q in answers and (p := _plain_answer(answers[q], wanted, numbering, shown))]
     heading = heading_for(point)
     if not paragraphs:
-        return DraftSection(point=point, heading=heading, text=placeholder(point), covered=False, uncovered=[point])
+        return DraftSection(point=point, heading=heading, text=placeholder(heading), covered=False, uncovered=[point])
     # a part not answered on its own may be answered by what the section says for the others
     said = [c.model_copy(update={"quote": sentence}) for sentence, cited in shown for c in cited]
     uncovered = [

@@ -103,6 +103,10 @@ def verify_sentence(sentence: str, cited: list[int], evidence: list[Evidence], q
         return DraftCheck(sentence, cited, False, "no content")
     if not words - content_stems(question):
         return DraftCheck(sentence, cited, False, "only restates the question")
+    for n in cited:  # "The workshop it asks about is the board summary of 19 September 2023."
+        unsourced = re.sub(re.escape(source_phrase(evidence[n - 1])), " ", sentence, flags=re.IGNORECASE)
+        if unsourced != sentence and not content_stems(unsourced) - content_stems(question):
+            return DraftCheck(sentence, cited, False, "only restates the question and names its source")
     kind = answer_type(question)
     if kind in ("date", "money", "number", "proportion", "place", "locality") and not has_answer_type(kind, sentence, question):
         return DraftCheck(sentence, cited, False, f"does not give the {kind} asked for")

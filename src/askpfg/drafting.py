@@ -261,7 +261,7 @@ _ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii")
 
 
 def _label_after(label: str) -> set[str]:
-    """The labels that may follow one in a list: '2' after '1', 'b' after 'a', 'ii' after 'i' ('i' is also 'a'..'h's neighbour)."""
+    """The labels that may follow one in a list: '2' after '1', 'b' after 'a', 'ii' after 'i' (and 'j' after 'i')."""
     label = label.lower()
     following = set()
     if label.isdigit():
@@ -608,8 +608,8 @@ def _facts(text: str) -> set[str]:
 def _plain_answer(answer: Answer, wanted: set[str], numbering: _Numbering, shown: list[tuple[str, list[Citation]]]) -> str:
     """What the reply says for one question, in at most `_MAX_SENTENCES` plain sentences each ending in
     its letter-wide [n]: the answer's direct sentences, then, while one adds to them, the sentence of
-    the passages it quotes that adds most of the point's words (`wanted`) and figures not yet said,
-    among those sharing one of its words (the verbatim quotes themselves go to the references).
+    the passages it quotes that is on the point (shares one of its words, `wanted`) and says most
+    that neither the point nor the section says yet (the verbatim quotes go to the references).
     Relative dates are made absolute from the date of the paper each sentence cites; what this section
     already says, in any words, is not said again."""
     by_n = {c.n: c for c in answer.citations}

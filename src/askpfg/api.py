@@ -1,4 +1,5 @@
-"""HTTP API (FastAPI) under /api, plus `serve()`, which also mounts the chat UI at /.
+"""HTTP API (FastAPI) under /api (and OpenAI's chat API under /v1, `openai_api.py`), plus `serve()`,
+which also mounts the chat UI at /.
 
 Every error is JSON `{"error": short, "detail": what to do}`; bad input never gives a 500.
 
@@ -42,6 +43,7 @@ from askpfg.answering import Pipeline, get_pipeline
 from askpfg.corpus import Document, DocumentMeta
 from askpfg.drafting import LetterError, NoPointsError, draft_reply
 from askpfg.models import EMBEDDING_NAME
+from askpfg.openai_api import openai_router
 from askpfg.retrieval import DATE_RANGE_ERROR, Filters
 from askpfg.schemas import (
     NON_EMPTY,
@@ -133,7 +135,11 @@ class APIError(Exception):
         self.status, self.error, self.detail = status, error, detail
 
 
-def _error(status: int, error: str, detail: str) -> JSONResponse:
+def _error(status: int, error: str, detail: str, path: str = "") -> JSONResponse:
+    """`{"error": short, "detail": what to do}`; under /v1, OpenAI's shape (`{"error": {"message", "type",
+    "code"}}`), which OpenAI clients show their users."""
+    if path.startswith("/v1/"):
+        return JSONResponse({"error": {"message": detail, "type": error, "code": status}}, status_code=status)
     return JSONResponse({"error": error, "detail": detail}, status_code=status)
 
 
@@ -180,7 +186,7 @@ class _Guard:
         if key and scope["path"] not in OPEN_PATHS and not has_key(scope, key):
             await self._refuse(scope, receive, send)
             return
-        if scope["type"] == "http" and (scope["path"].startswith("/api/") or scope["path"] == LOGIN_PATH):
+        if scope["type"] == "http" and (scope["path"].startswith(("/api/", "/v1/")) or scope["path"] == LOGIN_PATH):
             await self._within_limit(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -195,17 +201,17 @@ class _Guard:
             response: Response = HTMLResponse(login_page(scope.get("root_path", ""), wrong=False), status_code=401)
         else:
             detail = f"send the header 'Authorization: Bearer <ASKPFG_API_KEY>' (in a browser, sign in at {LOGIN_PATH})"
-            response = _error(401, "unauthorized", detail)
+            response = _error(401, "unauthorized", detail, scope["path"])
         await response(scope, receive, send)
 
     async def _within_limit(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The request, passed on only if its body is within `max_body_bytes` (413 otherwise)."""
         headers = dict(scope["headers"])
         limit = self.settings.max_body_bytes
-        too_big = _error(413, "body too large", f"the request body is over {limit} bytes; shorten the question or history")
+        too_big = _error(413, "body too large", f"the request body is over {limit} bytes; shorten the question or history", scope["path"])
         declared = headers.get(b"content-length", b"0")
         if not declared.isdigit():
-            await _error(400, "bad content-length", "Content-Length must be a number of bytes")(scope, receive, send)
+            await _error(400, "bad content-length", "Content-Length must be a number of bytes", scope["path"])(scope, receive, send)
             return
         if int(declared) > limit:
             await too_big(scope, receive, send)
@@ -250,7 +256,7 @@ async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         detail = f"nothing at {request.url.path}; the API is under /api (see /docs)"
     elif exc.status_code == 405 and allow:
         detail = f"{request.method} {request.url.path}: use {allow.replace(', ', ' or ')}"
-    response = _error(exc.status_code, HTTPStatus(exc.status_code).phrase.lower(), detail)
+    response = _error(exc.status_code, HTTPStatus(exc.status_code).phrase.lower(), detail, request.url.path)
     response.headers.update(exc.headers or {})
     return response
 
@@ -298,26 +304,26 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
     app.add_middleware(_Guard, settings=settings)
 
     @app.exception_handler(APIError)
-    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
-        return _error(exc.status, exc.error, exc.detail)
+    async def _api_error(request: Request, exc: APIError) -> JSONResponse:
+        return _error(exc.status, exc.error, exc.detail, request.url.path)
 
     @app.exception_handler(AskError)
-    async def _ask_error(_: Request, exc: AskError) -> JSONResponse:
-        return _error(400, "bad question", str(exc))
+    async def _ask_error(request: Request, exc: AskError) -> JSONResponse:
+        return _error(400, "bad question", str(exc), request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         types = {error["type"] for error in errors}
         if len(types) == 1 and (name := BAD_VALUES.get(types.pop())):  # well-formed, but not text or not a date range
-            return _error(400, name, "; ".join(error["msg"] for error in errors))
-        return _error(422, "invalid request", _validation_detail(exc))
+            return _error(400, name, "; ".join(error["msg"] for error in errors), request.url.path)
+        return _error(422, "invalid request", _validation_detail(exc), request.url.path)
 
     app.add_exception_handler(HTTPException, http_error)
 
     @app.exception_handler(Exception)
-    async def _crash(_: Request, exc: Exception) -> JSONResponse:
-        return _error(500, "internal error", f"{type(exc).__name__}: {exc}; please report this with the request")
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        return _error(500, "internal error", f"{type(exc).__name__}: {exc}; please report this with the request", request.url.path)
 
     @app.post("/api/ask", response_model=Answer, responses=BODY_ERRORS, tags=["ask"], dependencies=[Depends(json_body)])
     async def ask(request: AskRequest) -> Answer:
@@ -410,6 +416,8 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
                 SESSION_COOKIE, session_token(key), path=f"{root_path}/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
             )
             return response
+
+    app.include_router(openai_router(runtime.require, [Depends(json_body)]))
 
     @app.api_route(
         "/api/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False, response_model=None

@@ -1,5 +1,5 @@
 """The UI (Gradio 6 Blocks): a chat of streamed answers whose [n] references open the cited passage,
-and a tab that drafts a cited reply to a letter."""
+with its filters shown as chips; a reader of the papers; and a tab that drafts a cited reply to a letter."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from starlette.routing import Mount
 
 from askpfg.answering import Pipeline
 from askpfg.api import http_error
-from askpfg.corpus import KINDS
+from askpfg.corpus import KINDS, Document, DocumentMeta
 from askpfg.drafting import (
     DraftProgress,
     DraftReply,
@@ -40,9 +40,21 @@ from askpfg.verify import KIND_NAMES, format_date, normalise_ws
 UI_DIR = PROJECT_ROOT / "ui"
 BEFORE, AFTER, CONTEXT = 450, 550, 150  # document characters shown around a cited passage (CONTEXT at least)
 _MARKER = re.compile(r"\[(\d+)\]")
-_HEADING = re.compile(r"^#{1,6} +(.+)$", re.MULTILINE)
+_HEADING = re.compile(r"^(#{1,6}) +(.+)$", re.MULTILINE)
 UI_POINTS_HINT = "type the points to answer in the 'Points to answer' box, one per line, then press 'Draft reply'"
 HINT = '<div class="source-empty"><p>Click a numbered reference such as <b>[1]</b> in an answer to read the passage in its document.</p></div>'
+ALL_PAPERS = '<span class="chip chip-all">all papers</span>'
+READER_HINT = '<div class="source-empty"><p>Choose a paper from the list to read it here.</p></div>'
+CORPUS_WIDE = {"never_mentioned", "welsh_unavailable"}  # refusals that filters play no part in
+# A click on a paper in the list opens it: the paper's id goes to the server with the HTML component's click event.
+OPEN_PAPER_JS = """element.addEventListener('click', (event) => {
+  const item = event.target instanceof Element ? event.target.closest('button[data-doc]') : null;
+  if (!item) return;
+  element.querySelectorAll('button[aria-current]').forEach((b) => b.removeAttribute('aria-current'));
+  item.setAttribute('aria-current', 'true');
+  trigger('click', { doc: item.dataset.doc });
+  document.getElementById('reader-search')?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+});"""
 THEME = gr.themes.Default(
     primary_hue="teal",
     secondary_hue="amber",
@@ -52,7 +64,7 @@ THEME = gr.themes.Default(
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
 )
 
-Turn = tuple[str, Answer]
+Turn = tuple[str, Answer, str]  # question, answer, the filters it was asked within ("" for none)
 
 
 def _sources(answer: Answer) -> list[Citation]:
@@ -71,8 +83,17 @@ def _unescape_markers(text: str) -> str:
     return text.replace("\\[", "[").replace("\\]", "]")
 
 
-def answer_html(answer: Answer, turn: int, latest: bool) -> str:
-    """An answer as HTML: [n] markers become links that show their source; sources listed below."""
+def scope_note(answer: Answer, scope: str) -> str:
+    """For a refusal under filters, that the search was only within them (named) and how to search
+    everything; "" when no filter was set or the refusal does not depend on them."""
+    if not (answer.refused and scope) or answer.refusal_reason in CORPUS_WIDE:
+        return ""
+    return f"Searched only within your filters ({scope}): clear them to search everything."
+
+
+def answer_html(answer: Answer, turn: int, latest: bool, scope: str = "") -> str:
+    """An answer as HTML: [n] markers become links that show their source; sources listed below;
+    a refusal under filters says so."""
     anchored: set[int] = set()
 
     def link(n: int) -> str:
@@ -92,7 +113,8 @@ def answer_html(answer: Answer, turn: int, latest: bool) -> str:
     )
     if answer.refused:
         label = '<p class="refs-label">Nearest passages, for reference only (not asserted):</p>' if refs else ""
-        return f'<div class="refusal"><p class="refusal-title">Not covered</p>{body}{label}<ol class="refs">{refs}</ol></div>'
+        note = f'<p class="refusal-scope">{html.escape(note)}</p>' if (note := scope_note(answer, scope)) else ""
+        return f'<div class="refusal"><p class="refusal-title">Not covered</p>{body}{note}{label}<ol class="refs">{refs}</ol></div>'
     mode = "Quoted from the papers" if answer.mode == "extractive" else "Summarised; each sentence checked against its source"
     return f'<div class="answer">{body}<ol class="refs">{refs}</ol><p class="answer-mode">{mode}</p></div>'
 
@@ -100,9 +122,9 @@ def answer_html(answer: Answer, turn: int, latest: bool) -> str:
 def chat_messages(turns: list[Turn]) -> list[dict[str, str]]:
     """The whole chat, rendered from the answered turns."""
     messages = []
-    for i, (question, answer) in enumerate(turns):
+    for i, (question, answer, scope) in enumerate(turns):
         messages.append({"role": "user", "content": html.escape(question)})
-        messages.append({"role": "assistant", "content": answer_html(answer, i, latest=i == len(turns) - 1)})
+        messages.append({"role": "assistant", "content": answer_html(answer, i, latest=i == len(turns) - 1, scope=scope)})
     return messages
 
 
@@ -114,7 +136,12 @@ def _pending(text: str, searching: bool) -> dict[str, str]:
 
 def _doc_html(text: str) -> str:
     """Document text as HTML; its Markdown headings shown as headings."""
-    return _HEADING.sub(r'<span class="doc-heading">\1</span>', html.escape(text))
+    return _HEADING.sub(r'<span class="doc-heading">\2</span>', html.escape(text))
+
+
+def _people(meta: DocumentMeta) -> str:
+    """'Author → recipient', escaped."""
+    return " → ".join(html.escape(p) for p in (meta.author, meta.recipient) if p)
 
 
 def source_html(pipeline: Pipeline, citation: Citation, nearest: bool) -> str:
@@ -136,7 +163,6 @@ def source_html(pipeline: Pipeline, citation: Citation, nearest: bool) -> str:
         + (" …" if hi < len(text) else "")
     )
     meta = doc.meta
-    people = " → ".join(html.escape(p) for p in (meta.author, meta.recipient) if p)
     flag = '<span class="badge badge-warn">nearest passage, not asserted</span>' if nearest else ""
     heading = f'<p class="source-heading">§ {html.escape(citation.heading)}</p>' if citation.heading else ""
     return (
@@ -144,27 +170,29 @@ def source_html(pipeline: Pipeline, citation: Citation, nearest: bool) -> str:
         f'<span class="badge badge-kind">{KIND_NAMES.get(meta.kind, meta.kind)}</span>{flag}</div>'
         f'<h3 class="source-title">{html.escape(meta.title)}</h3>'
         f'<p class="source-meta">{format_date(meta.date.isoformat())}</p>'
-        f'<p class="source-people">{people}</p>{heading}'
+        f'<p class="source-people">{_people(meta)}</p>{heading}'
         f'<div class="source-text">{passage}</div>'
         f'<p class="source-foot">{html.escape(meta.id)} · characters {start}–{end}</p></div>'
     )
 
 
-def copy_text(answer: Answer) -> str:
+def copy_text(answer: Answer, scope: str = "") -> str:
     """The answer as plain text with numbered references, for pasting into a reply or briefing."""
     sources = _sources(answer)
+    text = f"{answer.text}\n\n{note}" if (note := scope_note(answer, scope)) else answer.text
     if not sources:
-        return answer.text
+        return text
     label = "Nearest passages (not asserted)" if answer.refused else "References"
     refs = "\n".join(
         f"[{c.n}] {c.title} ({KIND_NAMES.get(c.kind, c.kind)}, {format_date(c.date)}{', the earlier position' if c.earlier else ''}): “{c.quote}”"
         for c in sources
     )
-    return f"{answer.text}\n\n{label}\n{refs}"
+    return f"{text}\n\n{label}\n{refs}"
 
 
 def filters_from(since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None) -> Filters | None:
-    """The filter controls as Filters (None when nothing narrows the search)."""
+    """The filter controls as Filters (None when nothing narrows the search); an AskError for filters
+    that no paper could match (an inverted date range, no kind ticked), before any search."""
     values: dict[str, object] = {}
     for name, text in (("since", since), ("until", until)):
         if text and text.strip():
@@ -172,18 +200,95 @@ def filters_from(since: str | None, until: str | None, kinds: list[str] | None, 
                 values[name] = Filters.model_validate({name: text.strip()}).model_dump()[name]
             except ValidationError as exc:
                 raise AskError(f"'{name.capitalize()}' must be a date written YYYY-MM-DD, e.g. 2022-07-22") from exc
-    if kinds and set(kinds) != set(KINDS):
+    since_day, until_day = values.get("since"), values.get("until")
+    if since_day and until_day and since_day > until_day:
+        raise AskError(
+            f"'Since' ({format_date(since_day.isoformat())}) is after 'Until' ({format_date(until_day.isoformat())}), "
+            "so no paper can match: swap the two dates"
+        )
+    if not kinds:
+        raise AskError("No kind of paper is ticked under Filters, so no paper can match: tick at least one kind (all of them to search everything)")
+    if set(kinds) != set(KINDS):
         values["kinds"] = kinds
     if doc_ids:
         values["doc_ids"] = doc_ids
-    try:
-        return Filters(**values) if values else None
-    except ValidationError as exc:  # 'Since' after 'Until'
-        raise AskError(exc.errors()[0]["msg"]) from exc
+    return Filters(**values) if values else None
 
 
-def document_rows(pipeline: Pipeline) -> list[list[str]]:
-    return [[m.date.isoformat(), KIND_NAMES.get(m.kind, m.kind), m.title, m.author, m.recipient, m.id] for m in pipeline.store.documents()]
+def scope_labels(filters: Filters | None, titles: dict[str, str]) -> list[str]:
+    """The filters in words, one label each: the chips by the question box, and what a refusal under them names."""
+    if filters is None:
+        return []
+    labels = [f"{name} {format_date(day.isoformat())}" for name, day in (("since", filters.since), ("until", filters.until)) if day]
+    if filters.kinds:
+        labels.append("kinds: " + ", ".join(KIND_NAMES.get(k, k) for k in filters.kinds))
+    return labels + [f"paper: {titles.get(d, d)}" for d in filters.doc_ids or []]
+
+
+def scope_html(labels: list[str], problem: str = "") -> str:
+    """Chips naming the active filters ('all papers' when none), or what is wrong with them."""
+    if problem:
+        return f'<p class="scope"><span class="chip chip-error" role="alert">{html.escape(problem)}</span></p>'
+    chips = "".join(f'<span class="chip" title="{html.escape(label)}">{html.escape(label)}</span>' for label in labels)
+    return f'<p class="scope"><span class="scope-label">Searching</span>{chips or ALL_PAPERS}</p>'
+
+
+def paper_list_html(metas: list[DocumentMeta]) -> str:
+    """The papers newest first, each a button that opens it in the reader (every field escaped)."""
+    if not metas:
+        return '<div class="source-empty"><p>No papers are indexed yet.</p></div>'
+    items = "".join(
+        f'<li><button type="button" class="paper" data-doc="{html.escape(m.id)}"><span class="paper-title">{html.escape(m.title)}</span>'
+        f'<span class="paper-meta">{format_date(m.date.isoformat())} · {KIND_NAMES.get(m.kind, m.kind)}</span>'
+        f'<span class="paper-people">{_people(m)}</span></button></li>'
+        for m in sorted(metas, key=lambda m: m.date, reverse=True)
+    )
+    return f'<ol class="papers" aria-label="Papers, newest first">{items}</ol>'
+
+
+def _marked(text: str, pattern: re.Pattern[str] | None) -> tuple[str, int]:
+    """Text escaped, each match of the pattern inside a <mark>; and how many matches."""
+    if pattern is None:
+        return html.escape(text), 0
+    parts, pos, count = [], 0, 0
+    for match in pattern.finditer(text):
+        parts += [html.escape(text[pos : match.start()]), f"<mark>{html.escape(match.group())}</mark>"]
+        pos, count = match.end(), count + 1
+    return "".join(parts) + html.escape(text[pos:]), count
+
+
+def reader_html(doc: Document, query: str = "") -> str:
+    """A paper's full text for the reader: its Markdown headings as headings, paragraphs as paragraphs,
+    every text escaped (papers are data, never markup); matches of `query` marked, in any case and with
+    any spacing or line break between its words."""
+    words = query.split()
+    pattern = re.compile(r"\s+".join(map(re.escape, words)), re.IGNORECASE) if words else None
+    blocks, found, pos = [], 0, 0
+
+    def add(tag: str, text: str) -> None:
+        nonlocal found
+        marked, count = _marked(text, pattern)
+        blocks.append(f"<{tag}>{marked}</{tag}>")
+        found += count
+
+    for heading in [*_HEADING.finditer(doc.text), None]:
+        for paragraph in re.split(r"\n\s*\n", doc.text[pos : heading.start() if heading else len(doc.text)]):
+            if paragraph.strip():
+                add("p", paragraph.strip())
+        if heading:
+            add(f"h{min(len(heading.group(1)) + 2, 6)}", heading.group(2).strip())
+            pos = heading.end()
+    shown = html.escape(" ".join(words))
+    count = (f"{found} match{'es' if found != 1 else ''} for “{shown}”" if found else f"No match for “{shown}” in this paper") if words else ""
+    meta = doc.meta
+    return (
+        f'<article class="source-card reader-card"><div class="source-top"><span class="badge badge-kind">{KIND_NAMES.get(meta.kind, meta.kind)}</span></div>'
+        f'<h2 class="source-title">{html.escape(meta.title)}</h2>'
+        f'<p class="source-meta">{format_date(meta.date.isoformat())}</p><p class="source-people">{_people(meta)}</p>'
+        f'<p class="reader-count" role="status">{count}</p>'
+        f'<div class="reader-text" tabindex="0" role="region" aria-label="Text of the paper">{"".join(blocks)}</div>'
+        f'<p class="source-foot">{html.escape(meta.id)}</p></article>'
+    )
 
 
 def sources_html(reply: DraftReply) -> str:
@@ -272,9 +377,10 @@ def build_draft_tab(pipeline: Pipeline) -> None:
 
 
 def build_ui(pipeline: Pipeline) -> gr.Blocks:
-    """The chat, source panel, filters, corpus list and drafting tab, all on the shared pipeline."""
+    """The chat, source panel, filters and their chips, the reader and drafting tab, all on the shared pipeline."""
     examples = json.loads((UI_DIR / "examples.json").read_text(encoding="utf-8"))
     metas = pipeline.store.documents()
+    titles = {m.id: m.title for m in metas}
 
     def ask(
         question: str, turns: list[Turn], since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None
@@ -286,7 +392,8 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             gr.Warning(str(exc))
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        history = [Message(role=r, content=c) for q, a in turns for r, c in (("user", q), ("assistant", a.text))]
+        scope = "; ".join(scope_labels(filters, titles))
+        history = [Message(role=r, content=c) for q, a, _ in turns for r, c in (("user", q), ("assistant", a.text))]
         shown = chat_messages(turns) + [{"role": "user", "content": html.escape(question)}]
         yield shown + [_pending("", searching=True)], turns, HINT, "", ""
         draft, final = "", None
@@ -297,8 +404,30 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                 draft += item
                 yield shown + [_pending(draft, searching=False)], gr.skip(), gr.skip(), gr.skip(), gr.skip()
         assert final is not None
-        turns = [*turns, (question, final)]
-        yield chat_messages(turns), turns, HINT, copy_text(final), gr.skip()
+        turns = [*turns, (question, final, scope)]
+        yield chat_messages(turns), turns, HINT, copy_text(final, scope), gr.skip()
+
+    def show_scope(since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None) -> tuple[str, gr.Button]:
+        """The chips for the filters as now set, and the 'Clear filters' button while any is set."""
+        try:
+            labels = scope_labels(filters_from(since, until, kinds, doc_ids), titles)
+        except AskError as exc:
+            return scope_html([], str(exc)), gr.Button(visible=True)
+        return scope_html(labels), gr.Button(visible=bool(labels))
+
+    def paper_html(doc_id: str, query: str) -> str:
+        try:
+            return reader_html(pipeline.retriever.document(doc_id), query)
+        except KeyError:
+            return '<div class="source-empty"><p>That paper is no longer in the index.</p></div>'
+
+    def open_paper(query: str, evt: gr.EventData) -> tuple[str, str]:
+        """The paper clicked in the list, in the reader, with the search box's matches marked."""
+        doc_id = getattr(evt, "doc", "")
+        return paper_html(doc_id, query), doc_id
+
+    def search_paper(doc_id: str, query: str) -> str:
+        return paper_html(doc_id, query) if doc_id else READER_HINT
 
     def show_source(ref: str, turns: list[Turn]) -> str:
         try:
@@ -341,6 +470,9 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                         )
                         ask_button = gr.Button("Ask", elem_id="ask", variant="primary", scale=1, min_width=90)
                         reset = gr.Button("Reset", elem_id="reset", variant="secondary", scale=1, min_width=90)
+                    with gr.Row(elem_id="scope-row"):
+                        chips = gr.HTML(scope_html([]), elem_id="scope-chips")
+                        clear = gr.Button("Clear filters", elem_id="clear-filters", size="sm", visible=False, scale=0, min_width=110)
                     gr.Examples(examples=[[q] for q in examples], inputs=[question], label="Example questions")
                 with gr.Column(scale=2, min_width=320):
                     source = gr.HTML(HINT, elem_id="source-panel", label="Source")
@@ -362,15 +494,13 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             ref = gr.Textbox(visible="hidden", elem_id="cite-ref")
             trigger = gr.Button(visible="hidden", elem_id="cite-trigger")
         with gr.Tab("Documents", elem_id="documents-tab"):
-            gr.Dataframe(
-                value=lambda: document_rows(pipeline),
-                headers=["Date", "Kind", "Title", "Author", "Recipient", "Id"],
-                interactive=False,
-                wrap=True,
-                max_height=900,
-                column_widths=["8%", "9%", "28%", "20%", "18%", "17%"],
-                elem_id="documents",
-            )
+            opened = gr.State("")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=2, min_width=300):
+                    papers = gr.HTML(lambda: paper_list_html(pipeline.store.documents()), elem_id="papers", js_on_load=OPEN_PAPER_JS)
+                with gr.Column(scale=3, min_width=360):
+                    reader_search = gr.Textbox(label="Search in this paper", placeholder="a word or phrase", elem_id="reader-search")
+                    reader = gr.HTML(READER_HINT, elem_id="reader")
         with gr.Tab("Draft a reply", elem_id="draft-tab"):
             build_draft_tab(pipeline)
 
@@ -383,6 +513,18 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             concurrency_limit=8,
         )
         trigger.click(show_source, [ref, turns], source, js="(ref, turns) => [window.askpfgCite || ref, turns]", show_progress="hidden")
+        gr.on(
+            [since.blur, since.submit, until.blur, until.submit, kinds.change, docs.change],
+            show_scope,
+            inputs=[since, until, kinds, docs],
+            outputs=[chips, clear],
+            show_progress="hidden",
+        )
+        clear.click(lambda: ("", "", list(KINDS), [], scope_html([]), gr.Button(visible=False)), outputs=[since, until, kinds, docs, chips, clear])
+        papers.click(open_paper, reader_search, [reader, opened], show_progress="hidden")
+        reader_search.change(search_paper, [opened, reader_search], reader, show_progress="hidden", trigger_mode="always_last").then(
+            None, js="() => document.querySelector('#reader mark')?.scrollIntoView({ block: 'nearest' })"
+        )
         reset.click(lambda: ([], [], HINT, "", ""), outputs=[chat, turns, source, copy, question])
         chat.clear(lambda: ([], HINT, ""), outputs=[turns, source, copy])  # the chat's own bin icon
     return blocks

@@ -125,3 +125,44 @@ def test_draft_tab_turns_a_pasted_letter_into_an_editable_cited_reply_and_an_a4_
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"browser-draft-{'email' if letter is EMAIL else 'inline'}.png"), full_page=True)
+
+
+def test_documents_tab_opens_a_paper_in_the_reader_and_marks_a_search_within_it(server: str, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#documents-tab-button").click()
+    papers = httpx.get(f"{server}/api/documents", timeout=10).json()
+    newest = max(papers, key=lambda m: m["date"])
+    expect(page.locator("#papers button.paper").first).to_have_attribute("data-doc", newest["id"], timeout=30_000)
+
+    page.locator(f'#papers button[data-doc="{newest["id"]}"]').click()
+    expect(page.locator("#reader .source-title")).to_have_text(newest["title"], timeout=30_000)
+    page.locator("#reader-search textarea").fill("children")
+    expect(page.locator("#reader .reader-count")).to_contain_text("for “children”", timeout=30_000)
+    assert page.locator("#reader mark").count() > 0 and page.locator("#reader mark").first.inner_text().lower() == "children"
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-reader.png"), full_page=True)
+
+
+def test_filters_show_as_chips_and_an_inverted_date_range_is_refused_before_searching(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    chips = page.locator("#scope-chips")
+    expect(chips).to_contain_text("all papers", timeout=30_000)
+    page.locator("#filters").get_by_text("Filters").click()
+    page.locator("#since input, #since textarea").fill("2024-03-01")
+    page.locator("#until input, #until textarea").fill("2023-01-01")
+    page.locator("#until input, #until textarea").press("Tab")
+    expect(chips).to_contain_text("is after 'Until'", timeout=30_000)
+
+    page.locator("#question textarea").fill("Who chairs the Oversight Board?")
+    page.locator("#ask").click()
+    expect(page.get_by_test_id("toast-body")).to_contain_text("so no paper can match: swap the two dates", timeout=30_000)
+    expect(page.locator("#answer")).not_to_contain_text("Who chairs")  # no search was started
+
+    page.locator("#until input, #until textarea").fill("")
+    page.locator("#until input, #until textarea").press("Tab")
+    expect(chips).to_contain_text("since 1 March 2024", timeout=30_000)
+    page.locator("#clear-filters").click()
+    expect(chips).to_contain_text("all papers", timeout=30_000)

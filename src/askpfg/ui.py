@@ -519,6 +519,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             inputs=[since, until, kinds, docs],
             outputs=[chips, clear],
             show_progress="hidden",
+            trigger_mode="always_last",  # leaving one date box for the other fires two events: the last one counts
         )
         clear.click(lambda: ("", "", list(KINDS), [], scope_html([]), gr.Button(visible=False)), outputs=[since, until, kinds, docs, chips, clear])
         papers.click(open_paper, reader_search, [reader, opened], show_progress="hidden")

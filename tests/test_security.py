@@ -225,12 +225,14 @@ def planted_reply() -> DraftReply:
 
 
 def test_the_draft_tab_shows_document_html_and_links_as_text(open_ui: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ui, "draft_reply", lambda letter, pipeline, points: planted_reply())
-    event, (reply, sources, _docx, _status) = call_ui(open_ui, "draft", [LETTER, QUESTION])[-1]
+    monkeypatch.setattr(ui, "draft_stream", lambda letter, pipeline, points: iter([planted_reply()]))
+    event, (reply, sources, *_rest) = call_ui(open_ui, "draft", [LETTER, QUESTION])[-1]
     assert event == "complete"
-    for view in (reply, sources):
-        assert not re.search(r"<(img|a|script|b)\b", view) and 'href="' not in view
-        assert "&lt;img" in view and "[the minutes](http://evil.example/m)" in view
+    config = open_ui.get("/config").json()
+    (output,) = [c for c in config["components"] if c["props"].get("elem_id") == "draft-output"]
+    assert output["type"] == "textbox" and "<img src=x onerror=alert(1)>" in reply  # shown as typed text, never rendered
+    assert not re.search(r"<(img|a|script|b)\b", sources) and 'href="' not in sources
+    assert "&lt;img" in sources and "[the minutes](http://evil.example/m)" in sources
     assert "&lt;a href=&quot;http://evil.example&quot;" in sources
 
 

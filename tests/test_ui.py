@@ -1,21 +1,32 @@
-"""The UI's model-free parts: filters checked before a search, their chips, a refusal under them, and the reader."""
+"""The UI's model-free parts: filters checked before a search, their chips, a refusal under them, the reader,
+an answer's references and copy, the conversation's export and browser copy, and ratings written for evals."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
 
 from askpfg.corpus import KINDS, Document, DocumentMeta
-from askpfg.schemas import Answer, AskError
+from askpfg.evals import cases_from_feedback
+from askpfg.schemas import Answer, AskError, Citation
 from askpfg.ui import (
+    Turn,
     answer_html,
+    conversation_markdown,
     copy_text,
+    feedback_record,
     filters_from,
+    load_turns,
     paper_list_html,
     reader_html,
     scope_html,
     scope_labels,
+    snippet,
+    store_turns,
+    write_feedback,
 )
 
 TITLES = {"2022-07-22-letter-pfg": "PfG commitments"}
@@ -83,3 +94,76 @@ def test_a_search_marks_every_match_in_any_case_and_across_a_line_break_and_coun
 
 def test_a_search_that_finds_nothing_says_so() -> None:
     assert "No match for “&lt;x&gt;” in this paper" in reader_html(paper("Nothing here."), "<x>")
+
+
+QUOTE = "The Board is chaired by Dr Ruth Evans, who was appointed in March 2024 after an open competition run by the Public Appointments Unit."
+CITED = Answer(
+    text="Dr Ruth Evans chairs the Board [1].",
+    citations=[Citation(n=1, doc_id="a-paper", title="A paper", date="2024-03-04", kind="letter", source="a.md", quote=QUOTE, start=10, end=10 + len(QUOTE))],
+    standalone_question="Who chairs the Board?",
+    mode="generated",
+)
+
+
+def test_each_reference_shows_the_date_and_the_start_of_its_quote() -> None:
+    shown = answer_html(CITED, 0, latest=True)
+    assert '<span class="ref-date">4 March 2024</span>' in shown
+    assert "<span class=\"ref-quote\">“The Board is chaired by Dr Ruth Evans, who was appointed in March 2024 after an open competition run by the Public" in shown
+
+
+def test_a_long_quote_is_cut_at_a_word_and_marked() -> None:
+    assert snippet("one two three four", limit=12) == "one two …" and snippet("short", limit=12) == "short"
+
+
+def test_the_copy_of_an_answer_is_plain_text_with_numbered_references_and_no_markup() -> None:
+    assert copy_text(CITED) == f"Dr Ruth Evans chairs the Board [1].\n\nReferences\n[1] A paper (letter, 4 March 2024): “{QUOTE}”"
+    hidden = answer_html(CITED, 0, latest=True).split('<div class="plain">')[1]
+    assert hidden.startswith("Dr Ruth Evans chairs the Board [1].\n\nReferences\n[1] A paper") and "<a" not in hidden.split("</div>")[0]
+
+
+def test_the_export_gives_each_question_its_answer_and_references_in_markdown() -> None:
+    turns = [Turn(question="Who chairs the Board?", answer=CITED), Turn(question="And since when?", answer=REFUSAL, scope="kinds: letter")]
+    exported = conversation_markdown(turns, dt.date(2026, 12, 3))
+    assert exported.startswith("# Questions to the Programme for Government papers\n\nExported from askpfg on 3 December 2026.")
+    assert "## 1. Who chairs the Board?\n\nDr Ruth Evans chairs the Board [1].\n\n**References**\n\n- [1] A paper (letter, 4 March 2024): “The Board" in exported
+    assert "## 2. And since when?\n\n*Searched within: kinds: letter*\n\nThe papers do not cover this." in exported
+
+
+def test_the_conversation_kept_in_the_browser_comes_back_whole_without_traces() -> None:
+    turns = [Turn(question="Who chairs the Board?", answer=CITED, scope="kinds: letter", rating="Like")]
+    stored = json.loads(json.dumps(store_turns(turns)))  # as localStorage keeps it
+    assert "trace" not in stored[0]["answer"] and load_turns(stored) == turns
+
+
+def test_a_stored_conversation_of_another_shape_is_dropped_not_half_shown() -> None:
+    assert load_turns([{"question": "q"}]) == [] and load_turns("nonsense") == [] and load_turns(None) == []
+
+
+def test_a_rating_is_written_with_its_question_history_answer_and_citations(tmp_path: Path) -> None:
+    turns = [Turn(question="Who chairs the Board?", answer=CITED), Turn(question="Since when?", answer=REFUSAL)]
+    path = tmp_path / "ratings" / "feedback.jsonl"
+    write_feedback(path, feedback_record(turns, 0, liked=True))
+    write_feedback(path, feedback_record(turns, 1, liked=False))
+    up, down = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+    assert (up["rating"], up["question"], up["answer"], up["citations"][0]["quote"]) == ("up", "Who chairs the Board?", CITED.text, QUOTE)
+    assert down["rating"] == "down" and down["refused"] and down["history"] == [
+        {"role": "user", "content": "Who chairs the Board?"}, {"role": "assistant", "content": CITED.text},
+    ]
+
+
+def test_ratings_become_eval_cases_a_thumbs_down_answer_left_for_a_person(tmp_path: Path) -> None:
+    turns = [Turn(question="Who chairs the Board?", answer=CITED), Turn(question="Since when?", answer=REFUSAL), Turn(question="Why?", answer=CITED)]
+    path = tmp_path / "feedback.jsonl"
+    for index, liked in ((0, False), (0, True), (1, False), (2, False)):  # the first rating of turn 0 is changed
+        write_feedback(path, feedback_record(turns, index, liked))
+    cases, left = cases_from_feedback(path)
+    assert [(c.question, c.answerable, c.docs, len(c.history)) for c in cases] == [("Who chairs the Board?", True, ["a-paper"], 0), ("Since when?", True, [], 2)]
+    assert left == ["Why?"]
+
+
+def test_the_reader_highlights_a_cited_passage_in_place_across_paragraphs() -> None:
+    text = "Dear Jayne,\n\nThe Board met in May. It agreed a plan.\n\nThe plan starts in June.\n\n## Next"
+    start = text.index("It agreed")
+    shown = reader_html(paper(text), passage=(start, text.index(" starts")))
+    assert '<p>The Board met in May. <mark class="passage" id="reader-passage">It agreed a plan.</mark></p>' in shown
+    assert '<p><mark class="passage">The plan</mark> starts in June.</p>' in shown and "The cited passage is highlighted." in shown

@@ -16,3 +16,28 @@ document.addEventListener(
   },
   true,
 );
+
+// "Copy with references" on an answer copies its plain text (kept hidden beside it) rather than its HTML.
+document.addEventListener(
+  "click",
+  async (event) => {
+    const link = event.target instanceof Element ? event.target.closest("a.copy-answer") : null;
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const text = link.closest(".answer, .refusal")?.querySelector(".plain")?.textContent ?? "";
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      // no clipboard API (a page served over plain HTTP from another host): the older way
+      const area = Object.assign(document.createElement("textarea"), { value: text });
+      document.body.append(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+    }
+    link.textContent = "Copied";
+    setTimeout(() => (link.textContent = "Copy with references"), 2000);
+  },
+  true,
+);

@@ -329,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--with-docs", type=Path, metavar="FOLDER",
         help="also ingest the papers in FOLDER into a temporary index beside corpus/ (your index is not touched)",
     )
+    evaluate.add_argument(
+        "--from-feedback", nargs="?", const=True, type=Path, metavar="FILE",
+        help="print the UI's ratings (FILE, default ASKPFG_FEEDBACK_PATH) as cases (JSONL) instead of evaluating",
+    )
     evaluate.add_argument("--letters", nargs="?", const=Path("evals/letters"), type=Path, help="evaluate reply drafting on the letters folder instead")
     for name in ("answer-accuracy", "citation-accuracy", "quotes-verified", "refused-unanswerable"):
         evaluate.add_argument(f"--min-{name}", type=float, help=f"exit 1 if {name.replace('-', ' ')} is below this fraction")

@@ -86,6 +86,35 @@ def load_cases(path: Path) -> list[Case]:
     return cases
 
 
+def cases_from_feedback(path: Path) -> tuple[list[Case], list[str]]:
+    """Cases from the UI's ratings (the feedback JSONL), the latest rating of each question in its conversation
+    counting: an answer rated up must be answered again from the papers it cited (its `must` is left for a
+    person to add), a refusal rated up must be refused, a refusal rated down must be answered. An answer rated
+    down is not a case (what was wrong needs a person); those questions are returned to be written by hand."""
+    latest: dict[tuple, dict] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                record = json.loads(line)
+                latest[(record["question"], json.dumps(record["history"]))] = record
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{number}: not a rating: {exc}") from exc
+    cases, left = [], []
+    for record in latest.values():
+        up, refused = record["rating"] == "up", record["refused"]
+        if up or refused:
+            docs = list(dict.fromkeys(c["doc_id"] for c in record["citations"] if not c.get("earlier"))) if up else []
+            cases.append(
+                Case(
+                    id=f"feedback-{len(cases) + 1:03d}", question=record["question"], history=record["history"],
+                    answerable=not (up and refused), docs=docs, category="unanswerable" if up and refused else "feedback",
+                )
+            )
+        else:
+            left.append(record["question"])
+    return cases, left
+
+
 def matches(text: str, groups: list[list[str]]) -> bool:
     """Every group has at least one alternative that matches (case-insensitive)."""
     return all(any(re.search(alt, text, flags=re.IGNORECASE) for alt in group) for group in groups)
@@ -473,6 +502,8 @@ def main(args: argparse.Namespace) -> int:
             args.out.write_text("".join(r.model_dump_json() + "\n" for r in report.letters), encoding="utf-8")
             print(f"\nresults written to {args.out}")
         return 0 if report.passed else 1
+    if args.from_feedback:
+        return print_feedback_cases(args.from_feedback)
     if not args.cases.is_file():
         print(f"askpfg: error: cases file {args.cases} not found", file=sys.stderr)
         return 2
@@ -501,6 +532,27 @@ def main(args: argparse.Namespace) -> int:
     for line in missed:
         print(f"askpfg: threshold missed: {line}", file=sys.stderr)
     return 1 if missed else 0
+
+
+def print_feedback_cases(path: Path | bool) -> int:
+    """`askpfg eval --from-feedback [FILE]`: the ratings as cases on stdout (JSONL), what was left on stderr."""
+    from askpfg.settings import get_settings
+
+    path = get_settings().feedback_path if path is True else path
+    if not path.is_file():
+        print(f"askpfg: error: no ratings at {path} (the UI writes them when an answer is rated)", file=sys.stderr)
+        return 2
+    try:
+        cases, left = cases_from_feedback(path)
+    except ValueError as exc:
+        print(f"askpfg: error: {exc}", file=sys.stderr)
+        return 2
+    for case in cases:
+        print(case.model_dump_json())
+    print(f"askpfg: {len(cases)} case(s) from {path}; add `must` patterns to the answered ones", file=sys.stderr)
+    for question in left:
+        print(f"askpfg: rated down, write its case by hand: {question}", file=sys.stderr)
+    return 0
 
 
 def dump_metrics(summary: Summary) -> str:

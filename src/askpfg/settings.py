@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64_000
     max_upload_bytes: int = Field(5_000_000, description="largest letter file the UI takes (Gradio refuses bigger uploads with 413)")
     api_key: str | None = None
+    feedback_path: Path = Field(
+        PROJECT_ROOT / "index" / "feedback.jsonl",
+        description="where the UI appends each thumbs up or down (question, answer, citations), one JSON object a line",
+    )
 
     signatory_name: str | None = None
     signatory_role: str | None = None

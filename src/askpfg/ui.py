@@ -1,18 +1,23 @@
 """The UI (Gradio 6 Blocks): a chat of streamed answers whose [n] references open the cited passage,
-with its filters shown as chips; a reader of the papers; and a tab that drafts a cited reply to a letter."""
+with its filters shown as chips, a Stop button, copy and Markdown export with references, ratings kept
+in a local JSONL, and the conversation kept in the browser; a reader of the papers; and a tab that
+drafts a cited reply to a letter."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import gradio as gr
 from fastapi import FastAPI
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 
@@ -55,6 +60,28 @@ OPEN_PAPER_JS = """element.addEventListener('click', (event) => {
   trigger('click', { doc: item.dataset.doc });
   document.getElementById('reader-search')?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
 });"""
+# A click on "Open the full paper" in the source panel opens it in the reader; the panel announces each new source
+# and, once a source is shown, scrolls its highlighted passage into view.
+SOURCE_PANEL_JS = """element.setAttribute('aria-live', 'polite');
+element.setAttribute('role', 'region');
+element.setAttribute('aria-label', 'Source of the selected reference');
+element.addEventListener('click', (event) => {
+  const button = event.target instanceof Element ? event.target.closest('button.open-paper') : null;
+  if (!button) return;
+  trigger('click', { doc: button.dataset.doc, start: Number(button.dataset.start), end: Number(button.dataset.end) });
+});
+watch('value', () => element.querySelector('#source-mark')?.scrollIntoView({ block: 'center' }));"""
+SCROLL_TO_PASSAGE_JS = "() => setTimeout(() => document.getElementById('reader-passage')?.scrollIntoView({ block: 'center' }), 50)"
+# A question sent while an answer is being written is not started (the ask event runs once at a time):
+# it stays in the box, and this says why. The Stop button is enabled exactly while an answer runs.
+BUSY_JS = """() => document.querySelector('#stop')?.disabled === false
+  ? 'Still answering the last question: press Stop to end it, or send this one when the answer is done (it stays in the box).'
+  : ''"""
+BROWSER_KEY = "askpfg-conversation"
+# Gradio sends the secret to the page in its config, so it only scrambles what localStorage holds;
+# a fixed one lets a conversation outlive a server restart.
+BROWSER_SECRET = "askpfg-conversation-v1"
+_FEEDBACK_LOCK = threading.Lock()
 THEME = gr.themes.Default(
     primary_hue="teal",
     secondary_hue="amber",
@@ -64,7 +91,31 @@ THEME = gr.themes.Default(
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
 )
 
-Turn = tuple[str, Answer, str]  # question, answer, the filters it was asked within ("" for none)
+
+
+class Turn(BaseModel):
+    """One answered question as the browser keeps it: the answer without its trace (which can be large),
+    the filters it was asked within ("" for none) and the rating given to it."""
+
+    question: str
+    answer: Answer
+    scope: str = ""
+    rating: Literal["Like", "Dislike"] | None = None
+
+
+def load_turns(value: object) -> list[Turn]:
+    """The conversation kept in the browser; empty when there is none or it is not one (an older shape)."""
+    if not isinstance(value, list):
+        return []
+    try:
+        return [Turn.model_validate(item) for item in value]
+    except ValidationError:
+        return []
+
+
+def store_turns(turns: list[Turn]) -> list[dict]:
+    """The conversation as JSON for the browser, the answers' traces left out."""
+    return [t.model_dump(mode="json", exclude={"answer": {"trace"}}) for t in turns]
 
 
 def _sources(answer: Answer) -> list[Citation]:
@@ -81,6 +132,14 @@ def _cite(turn: int, n: int, anchor: bool) -> str:
 def _unescape_markers(text: str) -> str:
     """A paper's own "[3]", escaped in the answer as "\\[3\\]" so it is no citation, shown as written."""
     return text.replace("\\[", "[").replace("\\]", "]")
+
+
+def snippet(quote: str, limit: int = 160) -> str:
+    """The start of a quote, cut at a word and marked "…" when longer than `limit` characters."""
+    text = _unescape_markers(normalise_ws(quote))
+    if len(text) <= limit:
+        return text
+    return text[: text.rfind(" ", 0, limit) if " " in text[:limit] else limit].rstrip(" ,;:") + " …"
 
 
 def scope_note(answer: Answer, scope: str) -> str:
@@ -108,24 +167,35 @@ def answer_html(answer: Answer, turn: int, latest: bool, scope: str = "") -> str
     )
     refs = "".join(
         f'<li>{link(c.n)} <span class="ref-title">{html.escape(c.title)}</span> '
-        f'<span class="ref-date">{format_date(c.date)}</span>{" (the earlier position)" if c.earlier else ""}</li>'
+        f'<span class="ref-date">{format_date(c.date)}</span>{" (the earlier position)" if c.earlier else ""}'
+        f'<span class="ref-quote">“{html.escape(snippet(c.quote))}”</span></li>'
         for c in _sources(answer)
+    )
+    # The copy link copies the hidden plain text (cite.js); the chat's own copy button would copy this HTML.
+    tools = (
+        f'<p class="answer-tools"><a class="copy-answer" href="#copy-{turn}" role="button">Copy with references</a></p>'
+        f'<div class="plain">{html.escape(copy_text(answer, scope))}</div>'  # display: none, so never read out
     )
     if answer.refused:
         label = '<p class="refs-label">Nearest passages, for reference only (not asserted):</p>' if refs else ""
         note = f'<p class="refusal-scope">{html.escape(note)}</p>' if (note := scope_note(answer, scope)) else ""
-        return f'<div class="refusal"><p class="refusal-title">Not covered</p>{body}{note}{label}<ol class="refs">{refs}</ol></div>'
+        return f'<div class="refusal"><p class="refusal-title">Not covered</p>{body}{note}{label}<ol class="refs">{refs}</ol>{tools}</div>'
     mode = "Quoted from the papers" if answer.mode == "extractive" else "Summarised; each sentence checked against its source"
-    return f'<div class="answer">{body}<ol class="refs">{refs}</ol><p class="answer-mode">{mode}</p></div>'
+    return f'<div class="answer">{body}<ol class="refs">{refs}</ol><p class="answer-mode">{mode}</p>{tools}</div>'
 
 
 def chat_messages(turns: list[Turn]) -> list[dict[str, str]]:
     """The whole chat, rendered from the answered turns."""
     messages = []
-    for i, (question, answer, scope) in enumerate(turns):
-        messages.append({"role": "user", "content": html.escape(question)})
-        messages.append({"role": "assistant", "content": answer_html(answer, i, latest=i == len(turns) - 1, scope=scope)})
+    for i, turn in enumerate(turns):
+        messages.append({"role": "user", "content": html.escape(turn.question)})
+        messages.append({"role": "assistant", "content": answer_html(turn.answer, i, latest=i == len(turns) - 1, scope=turn.scope)})
     return messages
+
+
+def chat_value(turns: list[Turn]) -> gr.Chatbot:
+    """The chat as an update: its messages and each answer's thumbs as rated."""
+    return gr.Chatbot(value=chat_messages(turns), feedback_value=[t.rating for t in turns])
 
 
 def _pending(text: str, searching: bool) -> dict[str, str]:
@@ -172,22 +242,77 @@ def source_html(pipeline: Pipeline, citation: Citation, nearest: bool) -> str:
         f'<p class="source-meta">{format_date(meta.date.isoformat())}</p>'
         f'<p class="source-people">{_people(meta)}</p>{heading}'
         f'<div class="source-text">{passage}</div>'
+        f'<p class="source-actions"><button type="button" class="open-paper" data-doc="{html.escape(meta.id)}" data-start="{start}" '
+        f'data-end="{end}">Open the full paper</button></p>'
         f'<p class="source-foot">{html.escape(meta.id)} · characters {start}–{end}</p></div>'
     )
 
 
+def _references(answer: Answer) -> tuple[str, list[str]]:
+    """The label of an answer's reference list and its lines, "[n] title (kind, date): “quote”"."""
+    label = "Nearest passages (not asserted)" if answer.refused else "References"
+    return label, [
+        f"[{c.n}] {c.title} ({KIND_NAMES.get(c.kind, c.kind)}, {format_date(c.date)}{', the earlier position' if c.earlier else ''}): "
+        f"“{normalise_ws(c.quote)}”"
+        for c in _sources(answer)
+    ]
+
+
+def _body(answer: Answer, scope: str) -> str:
+    """The answer's text, with the note of a refusal under filters."""
+    return f"{answer.text}\n\n{note}" if (note := scope_note(answer, scope)) else answer.text
+
+
 def copy_text(answer: Answer, scope: str = "") -> str:
     """The answer as plain text with numbered references, for pasting into a reply or briefing."""
-    sources = _sources(answer)
-    text = f"{answer.text}\n\n{note}" if (note := scope_note(answer, scope)) else answer.text
-    if not sources:
-        return text
-    label = "Nearest passages (not asserted)" if answer.refused else "References"
-    refs = "\n".join(
-        f"[{c.n}] {c.title} ({KIND_NAMES.get(c.kind, c.kind)}, {format_date(c.date)}{', the earlier position' if c.earlier else ''}): “{c.quote}”"
-        for c in sources
-    )
-    return f"{text}\n\n{label}\n{refs}"
+    label, refs = _references(answer)
+    return f"{_body(answer, scope)}\n\n{label}\n" + "\n".join(refs) if refs else _body(answer, scope)
+
+
+def conversation_markdown(turns: list[Turn], exported: dt.date | None = None) -> str:
+    """The conversation as Markdown: each question a heading, its answer, then its numbered references."""
+    parts = [f"# Questions to the Programme for Government papers\n\nExported from askpfg on {format_date((exported or dt.date.today()).isoformat())}."]
+    for i, turn in enumerate(turns, start=1):
+        scope = f"\n\n*Searched within: {turn.scope}*" if turn.scope else ""
+        label, refs = _references(turn.answer)
+        listed = f"\n\n**{label}**\n\n" + "\n".join(f"- {line}" for line in refs) if refs else ""
+        parts.append(f"## {i}. {normalise_ws(turn.question)}{scope}\n\n{_body(turn.answer, turn.scope)}{listed}")
+    return "\n\n".join(parts) + "\n"
+
+
+def export_file(turns: list[Turn]) -> gr.DownloadButton:
+    """The export button, holding a fresh Markdown file of the conversation (disabled while there is none)."""
+    if not turns:
+        return gr.DownloadButton(value=None, interactive=False)
+    path = Path(tempfile.mkdtemp(prefix="askpfg-chat-")) / "askpfg-conversation.md"
+    path.write_text(conversation_markdown(turns), encoding="utf-8")
+    return gr.DownloadButton(value=str(path), interactive=True)
+
+
+def feedback_record(turns: list[Turn], index: int, liked: bool, at: dt.datetime | None = None) -> dict:
+    """One rating as the feedback file keeps it: the question, the conversation before it, the answer and its citations."""
+    turn = turns[index]
+    history = [{"role": r, "content": c} for t in turns[:index] for r, c in (("user", t.question), ("assistant", t.answer.text))]
+    return {
+        "at": (at or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
+        "rating": "up" if liked else "down",
+        "question": turn.question,
+        "history": history,
+        "filters": turn.scope,
+        "answer": turn.answer.text,
+        "refused": turn.answer.refused,
+        "refusal_reason": turn.answer.refusal_reason,
+        "citations": [c.model_dump() for c in turn.answer.citations],
+        "nearest_sources": [c.model_dump() for c in turn.answer.nearest_sources],
+    }
+
+
+def write_feedback(path: Path, record: dict) -> None:
+    """Append one rating to the feedback JSONL (one writer at a time)."""
+    with _FEEDBACK_LOCK:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def filters_from(since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None) -> Filters | None:
@@ -257,29 +382,50 @@ def _marked(text: str, pattern: re.Pattern[str] | None) -> tuple[str, int]:
     return "".join(parts) + html.escape(text[pos:]), count
 
 
-def reader_html(doc: Document, query: str = "") -> str:
+def _blocks(text: str) -> Iterator[tuple[str, int, int]]:
+    """The paper's headings and paragraphs in order: (tag, start, end), the span trimmed of white space."""
+    pos = 0
+    for heading in [*_HEADING.finditer(text), None]:
+        stop = heading.start() if heading else len(text)
+        for piece in re.finditer(r"(?:(?!\n[ \t]*\n).)+", text[pos:stop], re.DOTALL):
+            lead, body = len(piece.group()) - len(piece.group().lstrip()), piece.group().strip()
+            if body:
+                yield "p", pos + piece.start() + lead, pos + piece.start() + lead + len(body)
+        if heading:
+            title = heading.group(2)
+            start = heading.start(2) + len(title) - len(title.lstrip())
+            yield f"h{min(len(heading.group(1)) + 2, 6)}", start, start + len(title.strip())
+            pos = heading.end()
+
+
+def reader_html(doc: Document, query: str = "", passage: tuple[int, int] | None = None) -> str:
     """A paper's full text for the reader: its Markdown headings as headings, paragraphs as paragraphs,
     every text escaped (papers are data, never markup); matches of `query` marked, in any case and with
-    any spacing or line break between its words."""
+    any spacing or line break between its words; a cited passage (its character span) highlighted in place."""
     words = query.split()
     pattern = re.compile(r"\s+".join(map(re.escape, words)), re.IGNORECASE) if words else None
-    blocks, found, pos = [], 0, 0
+    blocks, found, first = [], 0, True
+    p_start, p_end = passage or (0, 0)
 
-    def add(tag: str, text: str) -> None:
+    def marked(start: int, end: int) -> str:
         nonlocal found
-        marked, count = _marked(text, pattern)
-        blocks.append(f"<{tag}>{marked}</{tag}>")
+        text, count = _marked(doc.text[start:end], pattern)
         found += count
+        return text
 
-    for heading in [*_HEADING.finditer(doc.text), None]:
-        for paragraph in re.split(r"\n\s*\n", doc.text[pos : heading.start() if heading else len(doc.text)]):
-            if paragraph.strip():
-                add("p", paragraph.strip())
-        if heading:
-            add(f"h{min(len(heading.group(1)) + 2, 6)}", heading.group(2).strip())
-            pos = heading.end()
+    for tag, start, end in _blocks(doc.text):
+        lo, hi = max(start, p_start), min(end, p_end)
+        if lo < hi:  # the block holds part of the cited passage
+            anchor = ' id="reader-passage"' if first else ""
+            first = False
+            inner = f'{marked(start, lo)}<mark class="passage"{anchor}>{marked(lo, hi)}</mark>{marked(hi, end)}'
+        else:
+            inner = marked(start, end)
+        blocks.append(f"<{tag}>{inner}</{tag}>")
     shown = html.escape(" ".join(words))
     count = (f"{found} match{'es' if found != 1 else ''} for “{shown}”" if found else f"No match for “{shown}” in this paper") if words else ""
+    if not words and not first:
+        count = "The cited passage is highlighted."
     meta = doc.meta
     return (
         f'<article class="source-card reader-card"><div class="source-top"><span class="badge badge-kind">{KIND_NAMES.get(meta.kind, meta.kind)}</span></div>'
@@ -381,31 +527,65 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
     examples = json.loads((UI_DIR / "examples.json").read_text(encoding="utf-8"))
     metas = pipeline.store.documents()
     titles = {m.id: m.title for m in metas}
+    idle, running = gr.Button(interactive=False), gr.Button(interactive=True)  # the Stop button's two states
 
     def ask(
-        question: str, turns: list[Turn], since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None
+        question: str, stored: object, since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None
     ) -> Iterator[tuple]:
+        """Stream the answer into the chat (Stop enabled meanwhile); then keep the turn in the browser."""
         try:
             filters = filters_from(since, until, kinds, doc_ids)
             question = pipeline.validate_question(clean_text(question, "The question"))
         except AskError as exc:  # a toast; the chat keeps no error state
             gr.Warning(str(exc))
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield (gr.skip(),) * 7
             return
+        turns = load_turns(stored)
         scope = "; ".join(scope_labels(filters, titles))
-        history = [Message(role=r, content=c) for q, a, _ in turns for r, c in (("user", q), ("assistant", a.text))]
+        history = [Message(role=r, content=c) for t in turns for r, c in (("user", t.question), ("assistant", t.answer.text))]
         shown = chat_messages(turns) + [{"role": "user", "content": html.escape(question)}]
-        yield shown + [_pending("", searching=True)], turns, HINT, "", ""
+        yield shown + [_pending("", searching=True)], gr.skip(), HINT, "", running, "", question
         draft, final = "", None
-        for item in pipeline.stream(question, history, filters):
-            if isinstance(item, Answer):
-                final = item
-            else:
-                draft += item
-                yield shown + [_pending(draft, searching=False)], gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            for item in pipeline.stream(question, history, filters):
+                if isinstance(item, Answer):
+                    final = item
+                else:
+                    draft += item
+                    yield shown + [_pending(draft, searching=False)], *(gr.skip(),) * 6
+        except AskError as exc:
+            gr.Warning(str(exc))
+            yield chat_value(turns), gr.skip(), gr.skip(), question, idle, "", ""
+            return
+        except Exception:  # shown by Gradio as an error; the chat is left able to take the next question
+            yield chat_value(turns), gr.skip(), gr.skip(), gr.skip(), idle, "", ""
+            raise
         assert final is not None
-        turns = [*turns, (question, final, scope)]
-        yield chat_messages(turns), turns, HINT, copy_text(final, scope), gr.skip()
+        turns = [*turns, Turn(question=question, answer=final, scope=scope)]
+        yield chat_value(turns), store_turns(turns), gr.skip(), gr.skip(), idle, gr.skip(), ""
+
+    def stop_answer(stored: object, box: str, asked: str) -> tuple:
+        """After Stop: the chat as it was before the question, which goes back in the box unless something new is there."""
+        if box.strip():
+            return chat_value(load_turns(stored)), idle, "Stopped: that question was not answered.", gr.skip(), ""
+        return chat_value(load_turns(stored)), idle, "Stopped: that question was not answered. It is back in the box.", asked, ""
+
+    def restore(stored: object) -> tuple[gr.Chatbot, gr.DownloadButton]:
+        """The chat and its export from the conversation the browser keeps (on load, and whenever it changes)."""
+        turns = load_turns(stored)
+        return chat_value(turns), export_file(turns)
+
+    def rate(stored: object, data: gr.LikeData) -> object:
+        """A thumbs up or down on an answer: written to the feedback file with the question, answer and citations."""
+        turns = load_turns(stored)
+        index = data.index if isinstance(data.index, int) else data.index[0]
+        liked = True if data.liked in (True, "Like") else False if data.liked in (False, "Dislike") else None
+        turn = index // 2
+        if index % 2 == 0 or turn >= len(turns) or liked is None:  # a question, or a rating taken back
+            return gr.skip()
+        write_feedback(pipeline.settings.feedback_path, feedback_record(turns, turn, liked))
+        turns[turn].rating = "Like" if liked else "Dislike"
+        return store_turns(turns)
 
     def show_scope(since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None) -> tuple[str, gr.Button]:
         """The chips for the filters as now set, and the 'Clear filters' button while any is set."""
@@ -415,24 +595,29 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             return scope_html([], str(exc)), gr.Button(visible=True)
         return scope_html(labels), gr.Button(visible=bool(labels))
 
-    def paper_html(doc_id: str, query: str) -> str:
+    def paper_html(doc_id: str, query: str, passage: tuple[int, int] | None = None) -> str:
         try:
-            return reader_html(pipeline.retriever.document(doc_id), query)
+            return reader_html(pipeline.retriever.document(doc_id), query, passage)
         except KeyError:
             return '<div class="source-empty"><p>That paper is no longer in the index.</p></div>'
 
-    def open_paper(query: str, evt: gr.EventData) -> tuple[str, str]:
+    def open_paper(query: str, evt: gr.EventData) -> tuple[str, str, None]:
         """The paper clicked in the list, in the reader, with the search box's matches marked."""
         doc_id = getattr(evt, "doc", "")
-        return paper_html(doc_id, query), doc_id
+        return paper_html(doc_id, query), doc_id, None
 
-    def search_paper(doc_id: str, query: str) -> str:
-        return paper_html(doc_id, query) if doc_id else READER_HINT
+    def open_cited(evt: gr.EventData) -> tuple:
+        """"Open the full paper" on a source: the Documents tab, the paper with the cited passage highlighted in place."""
+        doc_id, span = getattr(evt, "doc", ""), (int(getattr(evt, "start", 0)), int(getattr(evt, "end", 0)))
+        return gr.Tabs(selected="documents"), paper_html(doc_id, "", span), doc_id, span, ""
 
-    def show_source(ref: str, turns: list[Turn]) -> str:
+    def search_paper(doc_id: str, passage: tuple[int, int] | None, query: str) -> str:
+        return paper_html(doc_id, query, passage) if doc_id else READER_HINT
+
+    def show_source(ref: str, stored: object) -> str:
         try:
             turn, n = (int(part) for part in ref.split(":"))
-            answer = turns[turn][1]
+            answer = load_turns(stored)[turn].answer
             citation = next(c for c in _sources(answer) if c.n == n)
         except (ValueError, IndexError, StopIteration):
             return HINT
@@ -444,74 +629,87 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             "<p>Answers about the Welsh Government's children's services commitments, every sentence "
             "cited to a passage you can check. If the papers do not say, it says so.</p></div>"
         )
-        turns = gr.State([])
-        with gr.Tab("Ask", elem_id="ask-tab"):
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=3, min_width=420):
-                    chat = gr.Chatbot(
-                        elem_id="answer",
-                        show_label=False,
-                        height=520,
-                        feedback_options=None,
-                        render_markdown=False,  # its messages are HTML built here, every text in it escaped:
-                        latex_delimiters=[],  # no Markdown or LaTeX can turn a paper's text into links or markup
-                        placeholder="Ask about the Programme for Government papers on children's services.",
-                        buttons=["copy"],
-                    )
-                    with gr.Row(elem_id="ask-row"):
-                        question = gr.Textbox(
-                            elem_id="question",
+        turns = gr.BrowserState([], storage_key=BROWSER_KEY, secret=BROWSER_SECRET)
+        asked = gr.State("")  # the question being answered, given back to the box if it is stopped
+        with gr.Tabs(elem_id="tabs") as tabs:
+            with gr.Tab("Ask", id="ask", elem_id="ask-tab"):
+                with gr.Row(equal_height=False, elem_id="ask-layout"):
+                    with gr.Column(scale=3, min_width=320, elem_id="chat-column"):
+                        chat = gr.Chatbot(
+                            elem_id="answer",
+                            label="Conversation",
                             show_label=False,
-                            placeholder="e.g. Who chairs the Oversight Board?",
-                            lines=1,
-                            max_lines=4,
-                            scale=5,
-                            autofocus=True,
+                            height=520,
+                            feedback_options=("Like", "Dislike"),
+                            render_markdown=False,  # its messages are HTML built here, every text in it escaped:
+                            latex_delimiters=[],  # no Markdown or LaTeX can turn a paper's text into links or markup
+                            placeholder="Ask about the Programme for Government papers on children's services.",
+                            buttons=[],  # each answer has its own plain-text copy; the chat's would copy its HTML
                         )
-                        ask_button = gr.Button("Ask", elem_id="ask", variant="primary", scale=1, min_width=90)
-                        reset = gr.Button("Reset", elem_id="reset", variant="secondary", scale=1, min_width=90)
-                    with gr.Row(elem_id="scope-row"):
-                        chips = gr.HTML(scope_html([]), elem_id="scope-chips")
-                        clear = gr.Button("Clear filters", elem_id="clear-filters", size="sm", visible=False, scale=0, min_width=110)
-                    gr.Examples(examples=[[q] for q in examples], inputs=[question], label="Example questions")
-                with gr.Column(scale=2, min_width=320):
-                    source = gr.HTML(HINT, elem_id="source-panel", label="Source")
-                    with gr.Accordion("Filters", open=False, elem_id="filters"):
-                        with gr.Row():
-                            since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="since")
-                            until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="until")
-                        kinds = gr.CheckboxGroup(
-                            [(KIND_NAMES[k].capitalize(), k) for k in KINDS], value=list(KINDS), label="Kinds", elem_id="kinds"
-                        )
-                        docs = gr.Dropdown(
-                            [(f"{m.title} ({m.date:%b %Y})", m.id) for m in metas],
-                            multiselect=True,
-                            label="Only these documents",
-                            elem_id="documents-filter",
-                        )
-                    with gr.Accordion("Copy answer with references", open=False, elem_id="copy"):
-                        copy = gr.Textbox(show_label=False, lines=8, buttons=["copy"], interactive=False, elem_id="copy-text")
-            ref = gr.Textbox(visible="hidden", elem_id="cite-ref")
-            trigger = gr.Button(visible="hidden", elem_id="cite-trigger")
-        with gr.Tab("Documents", elem_id="documents-tab"):
-            opened = gr.State("")
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=2, min_width=300):
-                    papers = gr.HTML(lambda: paper_list_html(pipeline.store.documents()), elem_id="papers", js_on_load=OPEN_PAPER_JS)
-                with gr.Column(scale=3, min_width=360):
-                    reader_search = gr.Textbox(label="Search in this paper", placeholder="a word or phrase", elem_id="reader-search")
-                    reader = gr.HTML(READER_HINT, elem_id="reader")
-        with gr.Tab("Draft a reply", elem_id="draft-tab"):
-            build_draft_tab(pipeline)
+                        with gr.Row(elem_id="ask-row"):
+                            question = gr.Textbox(
+                                elem_id="question",
+                                label="Your question",
+                                show_label=False,
+                                placeholder="e.g. Who chairs the Oversight Board?",
+                                lines=1,
+                                max_lines=4,
+                                scale=5,
+                                autofocus=True,
+                            )
+                            ask_button = gr.Button("Ask", elem_id="ask", variant="primary", scale=1, min_width=80)
+                            stop = gr.Button("Stop", elem_id="stop", variant="stop", scale=1, min_width=80, interactive=False)
+                        note = gr.HTML("", elem_id="ask-note", js_on_load="element.setAttribute('role', 'status')")
+                        with gr.Row(elem_id="scope-row"):
+                            chips = gr.HTML(scope_html([]), elem_id="scope-chips")
+                            clear = gr.Button("Clear filters", elem_id="clear-filters", size="sm", visible=False, scale=0, min_width=110)
+                        with gr.Row(elem_id="chat-tools"):
+                            export = gr.DownloadButton(
+                                "Export conversation (.md)", elem_id="export", size="sm", interactive=False, scale=0, min_width=200
+                            )
+                            reset = gr.Button("New conversation", elem_id="reset", size="sm", variant="secondary", scale=0, min_width=160)
+                        gr.Examples(examples=[[q] for q in examples], inputs=[question], label="Example questions")
+                    with gr.Column(scale=2, min_width=300, elem_id="source-column"):
+                        source = gr.HTML(HINT, elem_id="source-panel", label="Source", js_on_load=SOURCE_PANEL_JS)
+                        with gr.Accordion("Filters", open=False, elem_id="filters"):
+                            with gr.Row():
+                                since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="since")
+                                until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="until")
+                            kinds = gr.CheckboxGroup(
+                                [(KIND_NAMES[k].capitalize(), k) for k in KINDS], value=list(KINDS), label="Kinds", elem_id="kinds"
+                            )
+                            docs = gr.Dropdown(
+                                [(f"{m.title} ({m.date:%b %Y})", m.id) for m in metas],
+                                multiselect=True,
+                                label="Only these documents",
+                                elem_id="documents-filter",
+                            )
+                ref = gr.Textbox(visible="hidden", elem_id="cite-ref")
+                trigger = gr.Button(visible="hidden", elem_id="cite-trigger")
+            with gr.Tab("Documents", id="documents", elem_id="documents-tab"):
+                opened, passage = gr.State(""), gr.State(None)
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=300):
+                        papers = gr.HTML(lambda: paper_list_html(pipeline.store.documents()), elem_id="papers", js_on_load=OPEN_PAPER_JS)
+                    with gr.Column(scale=3, min_width=300):
+                        reader_search = gr.Textbox(label="Search in this paper", placeholder="a word or phrase", elem_id="reader-search")
+                        reader = gr.HTML(READER_HINT, elem_id="reader")
+            with gr.Tab("Draft a reply", id="draft", elem_id="draft-tab"):
+                build_draft_tab(pipeline)
 
-        gr.on(
+        asking = gr.on(
             [question.submit, ask_button.click],
             ask,
             inputs=[question, turns, since, until, kinds, docs],
-            outputs=[chat, turns, source, copy, question],
+            outputs=[chat, turns, source, question, stop, note, asked],
             show_progress_on=chat,
             concurrency_limit=8,
+            trigger_mode="once",  # one answer at a time per page: a question sent meanwhile stays in the box (BUSY_JS says so)
         )
+        gr.on([question.submit, ask_button.click], None, outputs=note, js=BUSY_JS, trigger_mode="multiple", queue=False)
+        stop.click(stop_answer, [turns, question, asked], [chat, stop, note, question, asked], cancels=[asking], queue=False)
+        gr.on([blocks.load, turns.change], restore, turns, [chat, export], show_progress="hidden")
+        chat.like(rate, turns, turns, show_progress="hidden")
         trigger.click(show_source, [ref, turns], source, js="(ref, turns) => [window.askpfgCite || ref, turns]", show_progress="hidden")
         gr.on(
             [since.blur, since.submit, until.blur, until.submit, kinds.change, docs.change],
@@ -522,12 +720,15 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             trigger_mode="always_last",  # leaving one date box for the other fires two events: the last one counts
         )
         clear.click(lambda: ("", "", list(KINDS), [], scope_html([]), gr.Button(visible=False)), outputs=[since, until, kinds, docs, chips, clear])
-        papers.click(open_paper, reader_search, [reader, opened], show_progress="hidden")
-        reader_search.change(search_paper, [opened, reader_search], reader, show_progress="hidden", trigger_mode="always_last").then(
-            None, js="() => document.querySelector('#reader mark')?.scrollIntoView({ block: 'nearest' })"
+        papers.click(open_paper, reader_search, [reader, opened, passage], show_progress="hidden")
+        source.click(open_cited, None, [tabs, reader, opened, passage, reader_search], show_progress="hidden").then(
+            None, js=SCROLL_TO_PASSAGE_JS
         )
-        reset.click(lambda: ([], [], HINT, "", ""), outputs=[chat, turns, source, copy, question])
-        chat.clear(lambda: ([], HINT, ""), outputs=[turns, source, copy])  # the chat's own bin icon
+        reader_search.change(
+            search_paper, [opened, passage, reader_search], reader, show_progress="hidden", trigger_mode="always_last"
+        ).then(None, js="() => document.querySelector('#reader mark')?.scrollIntoView({ block: 'nearest' })")
+        reset.click(lambda: ([], [], HINT, ""), outputs=[chat, turns, source, note])
+        chat.clear(lambda: ([], HINT), outputs=[turns, source])  # the chat's own bin icon
     return blocks
 
 

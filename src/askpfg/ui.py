@@ -89,6 +89,17 @@ THEME = gr.themes.Default(
     radius_size="md",
     font=["Inter", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"],
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+).set(  # WCAG AA: every text at least 4.5:1 on its background (the defaults give 2.5:1 for grey text and white on teal)
+    body_text_color_subdued="*neutral_600",
+    color_accent="*primary_700",
+    color_accent_soft="*primary_50",
+    button_primary_background_fill="*primary_700",
+    button_primary_background_fill_hover="*primary_800",
+    button_primary_text_color="white",
+    button_cancel_background_fill="#b91c1c",
+    button_cancel_background_fill_hover="#991b1b",
+    button_cancel_text_color="white",
+    input_placeholder_color="*neutral_500",
 )
 
 
@@ -486,14 +497,14 @@ def build_draft_tab(pipeline: Pipeline) -> None:
         path = to_docx(reply, Path(tempfile.mkdtemp(prefix="askpfg-reply-")) / "reply.docx")
         gaps = f" {len(reply.not_covered)} part(s) are not covered by the papers and need input." if reply.not_covered else ""
         done = f"Drafted {len(reply.points)} point(s).{gaps} Edit the reply if you wish, then download it."
-        yield to_markdown(reply, references=False), sources_html(reply), str(path), done, reply
+        yield to_markdown(reply, references=False), sources_html(reply), gr.File(str(path), visible=True), done, reply
 
-    def save(edited: str, reply: DraftReply | None) -> tuple[str | None, str]:
+    def save(edited: str, reply: DraftReply | None) -> tuple[gr.File, str]:
         """The .docx of the reply as edited (its references stay as drafted)."""
         if reply is None:
             raise gr.Error("Draft a reply first: paste a letter, find its points, then press 'Draft reply'")
         path = to_docx(reply, Path(tempfile.mkdtemp(prefix="askpfg-reply-")) / "reply.docx", clean_text(edited, "The reply"))
-        return str(path), "The .docx now holds your edits."
+        return gr.File(str(path), visible=True), "The .docx now holds your edits."
 
     gr.Markdown(
         "Paste a letter or upload it, check the points found in it, then draft a reply. Every factual "
@@ -503,7 +514,9 @@ def build_draft_tab(pipeline: Pipeline) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=360):
             letter = gr.Textbox(label="Letter", lines=14, max_lines=30, placeholder="Paste the incoming letter here", elem_id="draft-letter")
-            upload = gr.File(label="…or upload it (.txt, .docx, .pdf)", file_types=[".txt", ".md", ".docx", ".pdf"], type="filepath", elem_id="draft-upload")
+            upload = gr.UploadButton(  # a button named by its text (Gradio's drop zone is not)
+                "…or upload it (.txt, .md, .docx, .pdf)", file_types=[".txt", ".md", ".docx", ".pdf"], type="filepath", elem_id="draft-upload"
+            )
             find_button = gr.Button("Find points", elem_id="draft-find")
             points = gr.Textbox(label="Points to answer (one per line)", lines=8, max_lines=20, elem_id="draft-points")
             draft_button = gr.Button("Draft reply", variant="primary", elem_id="draft-reply")
@@ -515,7 +528,7 @@ def build_draft_tab(pipeline: Pipeline) -> None:
             with gr.Accordion("Sources", open=True, elem_id="draft-sources-panel"):
                 sources = gr.HTML(elem_id="draft-sources")
             save_button = gr.Button("Put my edits in the .docx", elem_id="draft-save")
-            download = gr.File(label="Download .docx", interactive=False, elem_id="draft-docx")
+            download = gr.File(label="Download .docx", interactive=False, visible=False, elem_id="draft-docx")  # shown once there is one
     upload.upload(load, upload, letter)
     find_button.click(find, letter, [points, status])
     draft_button.click(draft, [letter, points], [reply_view, sources, download, status, drafted], concurrency_limit=2)

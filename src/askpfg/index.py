@@ -43,6 +43,7 @@ from askpfg.corpus import (
     load_corpus,
     read_document,
 )
+from askpfg.lexical import Lexicon
 from askpfg.models import embed_texts, get_embedder, get_tokenizer
 from askpfg.settings import Settings
 
@@ -197,6 +198,26 @@ class IndexStore:
         nodes = [metadata_dict_to_node(meta, text=text) for text, meta in zip(got["documents"], got["metadatas"], strict=True)]
         return sorted(nodes, key=lambda n: (n.metadata["doc_id"], n.metadata["start"]))
 
+    def lexicon(self) -> Lexicon:
+        """The current generation's lexicon: saved with it, or built here (server mode, or a generation
+        written before lexicons were saved) without writing to the generation."""
+        saved = None if self.server_mode else Lexicon.load(self.data_dir)
+        return saved or Lexicon.build(self.live_nodes(), self.live_sentence_nodes())
+
+    def chunk_nodes(self, ids: list[str]) -> dict[str, TextNode]:
+        """Stored chunks by id, as nodes."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=ids, include=["documents", "metadatas"])
+        return {i: metadata_dict_to_node(m, text=t) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+
+    def sentence_metadata(self, ids: list[str]) -> dict[str, dict]:
+        """Stored sentences' metadata by id."""
+        if not ids:
+            return {}
+        got = self.sentences.get(ids=ids, include=["metadatas"])
+        return dict(zip(got["ids"], got["metadatas"], strict=True))
+
     def live_sentence_nodes(self) -> list[TextNode]:
         """Every live sentence that is not page furniture, as a node (word statistics, BM25 over sentences)."""
         hashes = self.live_hashes()
@@ -222,6 +243,8 @@ class IndexStore:
         self._open(target)
         try:
             yield
+            # BM25 and word statistics built once per generation, not per reader or question
+            Lexicon.build(self.live_nodes(), self.live_sentence_nodes()).save(self.data_dir)
         except BaseException:
             self._open(previous)
             shutil.rmtree(self.root / target, ignore_errors=True)

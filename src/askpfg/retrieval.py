@@ -8,7 +8,6 @@ content words (stemmed) that the sentence and its heading contain.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import threading
 import time
@@ -17,21 +16,21 @@ from dataclasses import dataclass, field
 import numpy as np
 from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
-from llama_index.core.retrievers import QueryFusionRetriever
-from llama_index.core.schema import NodeWithScore, TextNode
+from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores import (
     FilterCondition,
     FilterOperator,
     MetadataFilter,
     MetadataFilters,
 )
-from llama_index.retrievers.bm25 import BM25Retriever
 from pydantic import BaseModel, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from askpfg.chunking import Sentence, heading_at, is_furniture, split_sentences
 from askpfg.corpus import KINDS, Document
 from askpfg.index import IndexStore
+from askpfg.lexical import RARE_NAME_CHUNKS, Bm25Unit, Lexicon, mask_args
 from askpfg.models import embed_texts, get_embedder
 from askpfg.question import (
     NAME_WORD,
@@ -44,8 +43,6 @@ from askpfg.question import (
 )
 from askpfg.settings import Settings
 
-_RARE_NAME_CHUNKS = 3  # a name written in more chunks than this is common enough for ranking to find
-
 
 def _written_in(name: str, stems: set[str], initials: str) -> bool:
     """Whether a name is written in text with these word stems and initialisms: by its stems, or, for
@@ -53,16 +50,6 @@ def _written_in(name: str, stems: set[str], initials: str) -> bool:
     if word_stems(name) <= stems:
         return True
     return name.isupper() and len(name) > 1 and name.lower() in initials
-
-
-def _inverse_frequencies(sentences: list[TextNode]) -> tuple[dict[str, float], float]:
-    """Inverse sentence frequency of each stem over the live sentences, and the weight of an unseen stem."""
-    counts: dict[str, int] = {}
-    for node in sentences:
-        for stem in content_stems(node.get_content()):
-            counts[stem] = counts.get(stem, 0) + 1
-    n = len(sentences)
-    return {stem: math.log((n + 1) / (c + 1)) + 1 for stem, c in counts.items()}, math.log(n + 1) + 1
 
 
 DATE_RANGE_ERROR = "date_range"  # the validation error type of filters whose `since` is after their `until`
@@ -97,6 +84,10 @@ class Filters(BaseModel):
 
     def key(self) -> str:
         return self.model_dump_json()
+
+    def mask_args(self) -> tuple:
+        """The filters as a lexicon's row mask takes them."""
+        return mask_args(self.since, self.until, self.kinds, self.doc_ids)
 
     def accepts(self, metadata: dict) -> bool:
         date = int(metadata["date_int"])
@@ -225,6 +216,19 @@ class RetrievalResult:
 
 
 
+class _Bm25Chunks(BaseRetriever):
+    """The lexicon's chunk BM25 as a llama-index retriever, within the filters, for rank fusion."""
+
+    def __init__(self, store: IndexStore, unit: Bm25Unit, filters: Filters, k: int) -> None:
+        super().__init__()
+        self._store, self._unit, self._filters, self._k = store, unit, filters, k
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        hits = self._unit.search(query_bundle.query_str, self._k, self._filters.key(), self._filters.mask_args())
+        nodes = self._store.chunk_nodes([i for i, _ in hits])
+        return [NodeWithScore(node=nodes[i], score=score) for i, score in hits if i in nodes]
+
+
 class Retriever:
     """Hybrid retrieval over the live index, rebuilt lazily when the index changes."""
 
@@ -234,18 +238,11 @@ class Retriever:
         self._index: VectorStoreIndex | None = None
         self._lock = threading.Lock()
         self._version = ""
-        self._nodes: list[TextNode] = []
-        self._sentence_nodes: list[TextNode] = []
+        self._lexicon: Lexicon | None = None
         self._hashes: list[str] = []
-        self._bm25: dict[str, BM25Retriever] = {}
-        self._filtered: dict[str, list[TextNode]] = {}
         self._docs: dict[str, Document] = {}
         self._sentence_vectors: dict[tuple[str, int], np.ndarray] = {}
         self._split: dict[tuple[str, str], list[Sentence]] = {}
-        self._written: set[str] = set()
-        self._initials = ""
-        self._idf: dict[str, float] = {}
-        self._idf_default = 1.0
         self._doc_names: dict[tuple[str, str], tuple[set[str], str]] = {}
 
     def _refresh(self) -> None:
@@ -254,15 +251,9 @@ class Retriever:
             if self._version == self.store.version and self._index is not None:
                 return
             self._index = VectorStoreIndex.from_vector_store(self.store.vector_store, embed_model=get_embedder())
-            self._nodes = self.store.live_nodes()
-            self._sentence_nodes = self.store.live_sentence_nodes()
+            self._lexicon = self.store.lexicon()
             self._hashes = self.store.live_hashes()
-            self._bm25 = {}
-            self._filtered = {}
             self._docs = {}
-            self._written = set().union(*(word_stems(f"{n.get_content()} {n.metadata.get('title', '')}") for n in self._nodes))
-            self._initials = "|".join(set().union(*(initialisms(n.get_content()) for n in self._nodes)))
-            self._idf, self._idf_default = _inverse_frequencies(self._sentence_nodes)
             self._version = self.store.version
 
     def unknown_names(self, question: str) -> list[str]:
@@ -282,7 +273,7 @@ class Retriever:
 
     def _writes(self, name: str) -> bool:
         """Whether the papers write a name in some form (see `_written_in`)."""
-        return _written_in(name, self._written, self._initials)
+        return _written_in(name, self._lexicon.written, self._lexicon.initials)
 
     def names_in_document(self, names: set[str], doc_id: str) -> bool:
         """Whether a document (its title and text) writes every one of the names, in some form: the
@@ -322,24 +313,6 @@ class Retriever:
         """The document's sentences overlapping text[start:end], from its cached split."""
         return [s for s in self.sentences_of(doc) if s.start < end and s.end > start]
 
-    def _nodes_within(self, filters: Filters, unit: str = "chunk") -> list[TextNode]:
-        """The live chunks (or sentences) the filters accept, once per filter set and index version."""
-        key = f"{unit}|{filters.key()}"
-        if key not in self._filtered:
-            nodes = self._nodes if unit == "chunk" else self._sentence_nodes
-            self._filtered[key] = [n for n in nodes if filters.accepts(n.metadata)]
-        return self._filtered[key]
-
-    def _bm25_for(self, filters: Filters, k: int, unit: str = "chunk") -> BM25Retriever | None:
-        # BM25 ignores the vector store's filters, so it is built over the filtered nodes only.
-        key = f"{unit}|{filters.key()}|{k}"
-        if key not in self._bm25:
-            nodes = self._nodes_within(filters, unit)
-            if not nodes:
-                return None
-            self._bm25[key] = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(k, len(nodes)), language="en")
-        return self._bm25[key]
-
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
         """Top-k passages by reciprocal rank fusion of dense and BM25 rankings, within the filters, plus
         the few chunks that write a rare name the question uses."""
@@ -349,11 +322,8 @@ class Retriever:
             return []
         wide = max(k * 2, 10)
         dense = self._index.as_retriever(similarity_top_k=wide, filters=filters.to_metadata_filters(self._hashes))
-        bm25 = self._bm25_for(filters, wide)
-        if bm25 is None:
-            return []
         fusion = QueryFusionRetriever(
-            [dense, bm25],
+            [dense, _Bm25Chunks(self.store, self._lexicon.chunks, filters, wide)],
             llm=MockLLM(),  # never called: num_queries=1 means no LLM-written extra queries
             mode="reciprocal_rerank",
             num_queries=1,
@@ -370,8 +340,7 @@ class Retriever:
         a fact stated once, in a long chunk or a short later paper, is found even when its chunk is not."""
         self._refresh()
         filters = filters or Filters()
-        bm25 = self._bm25_for(filters, k, unit="sentence")
-        if not self._hashes or bm25 is None:
+        if not self._hashes:
             return []
         query_vector = get_embedder().get_query_embedding(query)
         got = self.store.sentences.query(
@@ -382,21 +351,28 @@ class Retriever:
         for rank, (node_id, meta) in enumerate(zip(got["ids"][0], got["metadatas"][0], strict=True)):
             fused[node_id] = fused.get(node_id, 0.0) + 1 / (60 + rank)
             metadata[node_id] = meta
-        for rank, hit in enumerate(bm25.retrieve(query)):
-            fused[hit.node.node_id] = fused.get(hit.node.node_id, 0.0) + 1 / (60 + rank)
-            metadata[hit.node.node_id] = hit.node.metadata
+        lexical = self._lexicon.sentences.search(query, k, filters.key(), filters.mask_args())
+        for rank, (node_id, _score) in enumerate(lexical):
+            fused[node_id] = fused.get(node_id, 0.0) + 1 / (60 + rank)
+        metadata |= self.store.sentence_metadata([i for i, _ in lexical if i not in metadata])
         best = sorted(fused, key=fused.get, reverse=True)[:k]
         return [Passage.from_node(NodeWithScore(node=TextNode(id_=i, text="", metadata=metadata[i]), score=fused[i])) for i in best]
 
     def _naming(self, query: str, filters: Filters) -> list[TextNode]:
         """The few chunks that write a rare name the question uses ("the Reflect project"): ranking a
         long chunk by the whole question can miss the one sentence about it."""
-        nodes = self._nodes_within(filters)
         naming: list[TextNode] = []
         for name in sorted(proper_names(query)):
-            holding = [n for n in nodes if re.search(rf"\b{re.escape(name)}\b", n.get_content())]
-            if len(holding) <= _RARE_NAME_CHUNKS:
-                naming += [n for n in holding if n not in naming]
+            candidates = self._lexicon.chunks_naming(name)
+            if not candidates:
+                continue
+            nodes = self.store.chunk_nodes(candidates)
+            holding = [
+                nodes[i] for i in candidates
+                if i in nodes and filters.accepts(nodes[i].metadata) and re.search(rf"\b{re.escape(name)}\b", nodes[i].get_content())
+            ]
+            if len(holding) <= RARE_NAME_CHUNKS:
+                naming += [n for n in holding if n.node_id not in {m.node_id for m in naming}]
         return naming
 
     def _sentence_embeddings(self, doc_hash_by_doc: dict[str, str], items: list[tuple[str, Sentence]]) -> np.ndarray:
@@ -425,7 +401,7 @@ class Retriever:
         query_vector = np.asarray(get_embedder().get_query_embedding(query), dtype=np.float32)
         dense = vectors @ query_vector
         q_stems = content_stems(query)
-        table, default = self._idf, self._idf_default
+        table, default = self._lexicon.idf, self._lexicon.idf_default
 
         def weight(stem: str) -> float:
             return table.get(stem, default)

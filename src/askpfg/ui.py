@@ -5,13 +5,14 @@ drafts a cited reply to a letter."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 import json
 import re
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -82,6 +83,7 @@ BROWSER_KEY = "askpfg-conversation"
 # a fixed one lets a conversation outlive a server restart.
 BROWSER_SECRET = "askpfg-conversation-v1"
 _FEEDBACK_LOCK = threading.Lock()
+_END = object()  # the pipeline's stream is over
 THEME = gr.themes.Default(
     primary_hue="teal",
     secondary_hue="amber",
@@ -193,6 +195,37 @@ def answer_html(answer: Answer, turn: int, latest: bool, scope: str = "") -> str
         return f'<div class="refusal"><p class="refusal-title">Not covered</p>{body}{note}{label}<ol class="refs">{refs}</ol>{tools}</div>'
     mode = "Quoted from the papers" if answer.mode == "extractive" else "Summarised; each sentence checked against its source"
     return f'<div class="answer">{body}<ol class="refs">{refs}</ol><p class="answer-mode">{mode}</p>{tools}</div>'
+
+
+def _produce(stream: Iterator, stopped: threading.Event, loop: asyncio.AbstractEventLoop, items: asyncio.Queue) -> None:
+    """Run the pipeline's stream in its own thread, handing each item to the event loop, until it ends or
+    Stop is pressed. The UI's handler only awaits the queue, so Gradio can cancel it at once."""
+    try:
+        for item in stream:
+            if stopped.is_set():
+                break
+            loop.call_soon_threadsafe(items.put_nowait, item)
+    except Exception as exc:  # raised again in the handler
+        loop.call_soon_threadsafe(items.put_nowait, exc)
+    finally:
+        stream.close()
+        loop.call_soon_threadsafe(items.put_nowait, _END)
+
+
+async def stream_answer(pipeline: Pipeline, question: str, history: list[Message], filters: Filters | None) -> AsyncIterator[str | Answer]:
+    """The pipeline's deltas, then its Answer, computed in a worker thread; when the consumer stops (Stop
+    cancels it), the worker stops at its next item."""
+    items: asyncio.Queue = asyncio.Queue()
+    stopped = threading.Event()
+    stream = pipeline.stream(question, history, filters)
+    threading.Thread(target=_produce, args=(stream, stopped, asyncio.get_running_loop(), items), daemon=True).start()
+    try:
+        while (item := await items.get()) is not _END:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stopped.set()
 
 
 def chat_messages(turns: list[Turn]) -> list[dict[str, str]]:
@@ -542,10 +575,27 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
     titles = {m.id: m.title for m in metas}
     idle, running = gr.Button(interactive=False), gr.Button(interactive=True)  # the Stop button's two states
 
-    def ask(
+    answering: dict[str, asyncio.Event] = {}  # per page (Gradio session): set when its answer has ended
+
+    async def ask(
+        question: str, stored: object, since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None,
+        request: gr.Request,
+    ) -> AsyncIterator[tuple]:
+        """Stream the answer into the chat (Stop enabled meanwhile); then keep the turn in the browser. Async, so
+        that Stop cancels it at once (a sync handler is only cancelled when its current step returns)."""
+        answering[request.session_hash] = ended = asyncio.Event()
+        try:
+            async for update in answer_updates(question, stored, since, until, kinds, doc_ids):
+                yield update
+        finally:
+            ended.set()
+            if answering.get(request.session_hash) is ended:
+                del answering[request.session_hash]
+
+    async def answer_updates(
         question: str, stored: object, since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None
-    ) -> Iterator[tuple]:
-        """Stream the answer into the chat (Stop enabled meanwhile); then keep the turn in the browser."""
+    ) -> AsyncIterator[tuple]:
+        """The chat's updates for one question: its pending state, the streamed draft, then the verified answer."""
         try:
             filters = filters_from(since, until, kinds, doc_ids)
             question = pipeline.validate_question(clean_text(question, "The question"))
@@ -560,7 +610,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         yield shown + [_pending("", searching=True)], gr.skip(), HINT, "", running, "", question
         draft, final = "", None
         try:
-            for item in pipeline.stream(question, history, filters):
+            async for item in stream_answer(pipeline, question, history, filters):
                 if isinstance(item, Answer):
                     final = item
                 else:
@@ -577,8 +627,14 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         turns = [*turns, Turn(question=question, answer=final, scope=scope)]
         yield chat_value(turns), store_turns(turns), gr.skip(), gr.skip(), idle, gr.skip(), ""
 
-    def stop_answer(stored: object, box: str, asked: str) -> tuple:
-        """After Stop: the chat as it was before the question, which goes back in the box unless something new is there."""
+    async def stop_answer(stored: object, box: str, asked: str, request: gr.Request) -> tuple:
+        """After Stop, once the answer has been cancelled (so that none of its updates comes later): the chat as it
+        was before the question, which goes back in the box unless something new is there."""
+        if ended := answering.get(request.session_hash):
+            try:
+                await asyncio.wait_for(ended.wait(), timeout=30)
+            except TimeoutError:
+                pass
         if box.strip():
             return chat_value(load_turns(stored)), idle, "Stopped: that question was not answered.", gr.skip(), ""
         return chat_value(load_turns(stored)), idle, "Stopped: that question was not answered. It is back in the box.", asked, ""
@@ -720,7 +776,9 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             trigger_mode="once",  # one answer at a time per page: a question sent meanwhile stays in the box (BUSY_JS says so)
         )
         gr.on([question.submit, ask_button.click], None, outputs=note, js=BUSY_JS, trigger_mode="multiple", queue=False)
-        stop.click(stop_answer, [turns, question, asked], [chat, stop, note, question, asked], cancels=[asking], queue=False)
+        # The cancel first: the browser sends a click's events in the order they were registered, each after the last.
+        stop.click(None, cancels=[asking])
+        stop.click(stop_answer, [turns, question, asked], [chat, stop, note, question, asked], queue=False, show_progress="hidden")
         gr.on([blocks.load, turns.change], restore, turns, [chat, export], show_progress="hidden")
         chat.like(rate, turns, turns, show_progress="hidden")
         trigger.click(show_source, [ref, turns], source, js="(ref, turns) => [window.askpfgCite || ref, turns]", show_progress="hidden")

@@ -578,14 +578,14 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
     answering: dict[str, asyncio.Event] = {}  # per page (Gradio session): set when its answer has ended
 
     async def ask(
-        question: str, stored: object, since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None,
+        question: str, turns: list[Turn], since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None,
         request: gr.Request,
     ) -> AsyncIterator[tuple]:
         """Stream the answer into the chat (Stop enabled meanwhile); then keep the turn in the browser. Async, so
         that Stop cancels it at once (a sync handler is only cancelled when its current step returns)."""
         answering[request.session_hash] = ended = asyncio.Event()
         try:
-            async for update in answer_updates(question, stored, since, until, kinds, doc_ids):
+            async for update in answer_updates(question, turns, since, until, kinds, doc_ids):
                 yield update
         finally:
             ended.set()
@@ -593,21 +593,21 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                 del answering[request.session_hash]
 
     async def answer_updates(
-        question: str, stored: object, since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None
+        question: str, turns: list[Turn], since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None
     ) -> AsyncIterator[tuple]:
-        """The chat's updates for one question: its pending state, the streamed draft, then the verified answer."""
+        """The chat's updates for one question: its pending state, the streamed draft, then the verified answer,
+        kept on the server (for follow-ups and sources) and in the browser (for a reload)."""
         try:
             filters = filters_from(since, until, kinds, doc_ids)
             question = pipeline.validate_question(clean_text(question, "The question"))
         except AskError as exc:  # a toast; the chat keeps no error state
             gr.Warning(str(exc))
-            yield (gr.skip(),) * 7
+            yield (gr.skip(),) * 8
             return
-        turns = load_turns(stored)
         scope = "; ".join(scope_labels(filters, titles))
         history = [Message(role=r, content=c) for t in turns for r, c in (("user", t.question), ("assistant", t.answer.text))]
         shown = chat_messages(turns) + [{"role": "user", "content": html.escape(question)}]
-        yield shown + [_pending("", searching=True)], gr.skip(), HINT, "", running, "", question
+        yield shown + [_pending("", searching=True)], gr.skip(), gr.skip(), HINT, "", running, "", question
         draft, final = "", None
         try:
             async for item in stream_answer(pipeline, question, history, filters):
@@ -615,19 +615,19 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                     final = item
                 else:
                     draft += item
-                    yield shown + [_pending(draft, searching=False)], *(gr.skip(),) * 6
+                    yield shown + [_pending(draft, searching=False)], *(gr.skip(),) * 7
         except AskError as exc:
             gr.Warning(str(exc))
-            yield chat_value(turns), gr.skip(), gr.skip(), question, idle, "", ""
+            yield chat_value(turns), gr.skip(), gr.skip(), gr.skip(), question, idle, "", ""
             return
         except Exception:  # shown by Gradio as an error; the chat is left able to take the next question
-            yield chat_value(turns), gr.skip(), gr.skip(), gr.skip(), idle, "", ""
+            yield chat_value(turns), *(gr.skip(),) * 4, idle, "", ""
             raise
         assert final is not None
         turns = [*turns, Turn(question=question, answer=final, scope=scope)]
-        yield chat_value(turns), store_turns(turns), gr.skip(), gr.skip(), idle, gr.skip(), ""
+        yield chat_value(turns), turns, store_turns(turns), gr.skip(), gr.skip(), idle, gr.skip(), ""
 
-    async def stop_answer(stored: object, box: str, asked: str, request: gr.Request) -> tuple:
+    async def stop_answer(turns: list[Turn], box: str, asked: str, request: gr.Request) -> tuple:
         """After Stop, once the answer has been cancelled (so that none of its updates comes later): the chat as it
         was before the question, which goes back in the box unless something new is there."""
         if ended := answering.get(request.session_hash):
@@ -636,25 +636,24 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             except TimeoutError:
                 pass
         if box.strip():
-            return chat_value(load_turns(stored)), idle, "Stopped: that question was not answered.", gr.skip(), ""
-        return chat_value(load_turns(stored)), idle, "Stopped: that question was not answered. It is back in the box.", asked, ""
+            return chat_value(turns), idle, "Stopped: that question was not answered.", gr.skip(), ""
+        return chat_value(turns), idle, "Stopped: that question was not answered. It is back in the box.", asked, ""
 
-    def restore(stored: object) -> tuple[gr.Chatbot, gr.DownloadButton]:
-        """The chat and its export from the conversation the browser keeps (on load, and whenever it changes)."""
+    def restore(stored: object) -> tuple[list[Turn], gr.Chatbot, gr.DownloadButton]:
+        """The conversation the browser keeps, its chat and its export (on load, and whenever it changes)."""
         turns = load_turns(stored)
-        return chat_value(turns), export_file(turns)
+        return turns, chat_value(turns), export_file(turns)
 
-    def rate(stored: object, data: gr.LikeData) -> object:
+    def rate(turns: list[Turn], data: gr.LikeData) -> tuple:
         """A thumbs up or down on an answer: written to the feedback file with the question, answer and citations."""
-        turns = load_turns(stored)
         index = data.index if isinstance(data.index, int) else data.index[0]
         liked = True if data.liked in (True, "Like") else False if data.liked in (False, "Dislike") else None
         turn = index // 2
         if index % 2 == 0 or turn >= len(turns) or liked is None:  # a question, or a rating taken back
-            return gr.skip()
+            return gr.skip(), gr.skip()
         write_feedback(pipeline.settings.feedback_path, feedback_record(turns, turn, liked))
-        turns[turn].rating = "Like" if liked else "Dislike"
-        return store_turns(turns)
+        turns = [t.model_copy(update={"rating": "Like" if liked else "Dislike"}) if i == turn else t for i, t in enumerate(turns)]
+        return turns, store_turns(turns)
 
     def show_scope(since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None) -> tuple[str, gr.Button]:
         """The chips for the filters as now set, and the 'Clear filters' button while any is set."""
@@ -683,10 +682,10 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
     def search_paper(doc_id: str, passage: tuple[int, int] | None, query: str) -> str:
         return paper_html(doc_id, query, passage) if doc_id else READER_HINT
 
-    def show_source(ref: str, stored: object) -> str:
+    def show_source(ref: str, turns: list[Turn]) -> str:
         try:
             turn, n = (int(part) for part in ref.split(":"))
-            answer = load_turns(stored)[turn].answer
+            answer = turns[turn].answer
             citation = next(c for c in _sources(answer) if c.n == n)
         except (ValueError, IndexError, StopIteration):
             return HINT
@@ -698,7 +697,8 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             "<p>Answers about the Welsh Government's children's services commitments, every sentence "
             "cited to a passage you can check. If the papers do not say, it says so.</p></div>"
         )
-        turns = gr.BrowserState([], storage_key=BROWSER_KEY, secret=BROWSER_SECRET)
+        turns = gr.State([])  # the conversation as list[Turn], on the server: what follow-ups and sources read
+        saved = gr.BrowserState([], storage_key=BROWSER_KEY, secret=BROWSER_SECRET)  # its copy in the browser, for a reload
         asked = gr.State("")  # the question being answered, given back to the box if it is stopped
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Ask", id="ask", elem_id="ask-tab"):
@@ -770,7 +770,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
             [question.submit, ask_button.click],
             ask,
             inputs=[question, turns, since, until, kinds, docs],
-            outputs=[chat, turns, source, question, stop, note, asked],
+            outputs=[chat, turns, saved, source, question, stop, note, asked],
             show_progress_on=chat,
             concurrency_limit=8,
             trigger_mode="once",  # one answer at a time per page: a question sent meanwhile stays in the box (BUSY_JS says so)
@@ -779,8 +779,8 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         # The cancel first: the browser sends a click's events in the order they were registered, each after the last.
         stop.click(None, cancels=[asking])
         stop.click(stop_answer, [turns, question, asked], [chat, stop, note, question, asked], queue=False, show_progress="hidden")
-        gr.on([blocks.load, turns.change], restore, turns, [chat, export], show_progress="hidden")
-        chat.like(rate, turns, turns, show_progress="hidden")
+        gr.on([blocks.load, saved.change], restore, saved, [turns, chat, export], show_progress="hidden")
+        chat.like(rate, turns, [turns, saved], show_progress="hidden")
         trigger.click(show_source, [ref, turns], source, js="(ref, turns) => [window.askpfgCite || ref, turns]", show_progress="hidden")
         gr.on(
             [since.blur, since.submit, until.blur, until.submit, kinds.change, docs.change],
@@ -798,8 +798,8 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         reader_search.change(
             search_paper, [opened, passage, reader_search], reader, show_progress="hidden", trigger_mode="always_last"
         ).then(None, js="() => document.querySelector('#reader mark')?.scrollIntoView({ block: 'nearest' })")
-        reset.click(lambda: ([], [], HINT, ""), outputs=[chat, turns, source, note])
-        chat.clear(lambda: ([], HINT), outputs=[turns, source])  # the chat's own bin icon
+        reset.click(lambda: ([], [], [], HINT, ""), outputs=[chat, turns, saved, source, note])
+        chat.clear(lambda: ([], [], HINT), outputs=[turns, saved, source])  # the chat's own bin icon
     return blocks
 
 
@@ -815,7 +815,7 @@ def mount_ui(app: FastAPI, pipeline: Pipeline) -> FastAPI:
         path="/",
         theme=THEME,
         css=(UI_DIR / "style.css").read_text(encoding="utf-8"),
-        head=f"<script>{(UI_DIR / 'cite.js').read_text(encoding='utf-8')}</script>",
+        head=f"<script>{(UI_DIR / 'cite.js').read_text(encoding='utf-8')}</script><style>{(UI_DIR / 'page.css').read_text(encoding='utf-8')}</style>",
         footer_links=[],
         ssr_mode=False,
         max_file_size=settings.max_upload_bytes,

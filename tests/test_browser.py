@@ -126,6 +126,22 @@ def test_a_clicked_citation_shows_its_passage_highlighted_on_screen(server: str,
     assert in_viewport(laptop, mark)
 
 
+def test_a_question_is_asked_and_its_reference_opened_from_the_keyboard_alone(laptop: Page) -> None:
+    from playwright.sync_api import expect
+
+    laptop.get_by_role("textbox", name="Your question").focus()  # the question box is named for screen readers
+    laptop.keyboard.type(QUESTION)
+    laptop.keyboard.press("Enter")
+    citation = laptop.locator("#answer #cite-1")
+    citation.wait_for(timeout=ANSWERED)
+    citation.focus()
+    laptop.keyboard.press("Enter")
+    expect(laptop.locator("#source-panel mark")).to_be_visible(timeout=30_000)
+    laptop.get_by_role("button", name="Open the full paper").focus()
+    laptop.keyboard.press("Enter")
+    expect(laptop.locator("#reader #reader-passage")).to_be_visible(timeout=30_000)
+
+
 def test_each_reference_in_an_answer_shows_its_date_and_the_start_of_its_quote(laptop: Page) -> None:
     from playwright.sync_api import expect
 

@@ -282,7 +282,7 @@ def source_html(pipeline: Pipeline, citation: Citation, nearest: bool) -> str:
     return (
         f'<div class="source-card"><div class="source-top"><span class="badge">[{citation.n}]</span>'
         f'<span class="badge badge-kind">{KIND_NAMES.get(meta.kind, meta.kind)}</span>{flag}</div>'
-        f'<h3 class="source-title">{html.escape(meta.title)}</h3>'
+        f'<h2 class="source-title">{html.escape(meta.title)}</h2>'
         f'<p class="source-meta">{format_date(meta.date.isoformat())}</p>'
         f'<p class="source-people">{_people(meta)}</p>{heading}'
         f'<div class="source-text">{passage}</div>'

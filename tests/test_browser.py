@@ -389,3 +389,36 @@ def test_filters_show_as_chips_and_an_inverted_date_range_is_refused_before_sear
     expect(chips).to_contain_text("since 1 March 2024", timeout=30_000)
     page.locator("#clear-filters").click()
     expect(chips).to_contain_text("all papers", timeout=30_000)
+
+
+PAPER = (
+    "# Kinship care mentoring\n\nDear Ffion,\n\nThe Kinship Care Mentoring Scheme is chaired by Dr Eleri Rhys, who took up the post "
+    "in April 2024. The scheme pairs forty kinship carers in Powys with experienced mentors.\n\nYours sincerely,\n\nA Minister\n"
+)
+
+
+def test_a_paper_added_in_the_documents_tab_is_cited_by_the_next_question(laptop: Page, store: IndexStore, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    path = tmp_path / "kinship-mentoring.txt"
+    path.write_text(PAPER, encoding="utf-8")
+    laptop.locator("#documents-tab-button").click()
+    laptop.locator("#add-paper").get_by_text("Add a paper").click()
+    with laptop.expect_file_chooser() as chooser:
+        laptop.locator("#paper-file").click()
+    chooser.value.set_files(str(path))
+    expect(laptop.locator("#paper-status")).to_contain_text("Chosen: “kinship-mentoring.txt”", timeout=30_000)
+    laptop.locator("#paper-title textarea").fill("Letter on kinship care mentoring")
+    laptop.locator("#paper-date textarea, #paper-date input").fill("2024-05-01")
+    laptop.locator("#paper-add").click()
+    doc_id = "2024-05-01-letter-on-kinship-care-mentoring"
+    try:
+        expect(laptop.locator("#paper-status")).to_contain_text("is added: the next question can cite it", timeout=120_000)
+        expect(laptop.locator(f'#papers button[data-doc="{doc_id}"]')).to_be_visible()
+
+        laptop.locator("#ask-tab-button").click()
+        answer = ask(laptop, "Who chairs the Kinship Care Mentoring Scheme?")
+        expect(answer).to_contain_text("Eleri Rhys")
+        expect(answer.locator(".ref-title").first).to_have_text("Letter on kinship care mentoring")
+    finally:
+        store.remove(doc_id)  # the session's other tests see the corpus as it was

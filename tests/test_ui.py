@@ -21,6 +21,7 @@ from askpfg.ui import (
     filters_from,
     load_turns,
     paper_list_html,
+    paper_overrides,
     reader_html,
     scope_html,
     scope_labels,
@@ -167,3 +168,13 @@ def test_the_reader_highlights_a_cited_passage_in_place_across_paragraphs() -> N
     shown = reader_html(paper(text), passage=(start, text.index(" starts")))
     assert '<p>The Board met in May. <mark class="passage" id="reader-passage">It agreed a plan.</mark></p>' in shown
     assert '<p><mark class="passage">The plan</mark> starts in June.</p>' in shown and "The cited passage is highlighted." in shown
+
+
+def test_a_paper_to_add_needs_a_date_written_yyyy_mm_dd_and_a_known_kind() -> None:
+    assert paper_overrides("  A  letter ", "2024-02-01", "letter") == {"title": "A letter", "date": "2024-02-01", "kind": "letter"}
+    with pytest.raises(AskError, match="Give the paper's date"):
+        paper_overrides("A letter", " ", "letter")
+    with pytest.raises(AskError, match="'Date' must be a date written YYYY-MM-DD.*not '1 Feb 2024'"):
+        paper_overrides("", "1 Feb 2024", "letter")
+    with pytest.raises(AskError, match="Choose the kind of paper"):
+        paper_overrides("", "2024-02-01", "memo")

@@ -24,7 +24,7 @@ from starlette.routing import Mount
 
 from askpfg.answering import Pipeline
 from askpfg.api import http_error
-from askpfg.corpus import KINDS, Document, DocumentMeta
+from askpfg.corpus import KINDS, SUPPORTED_SUFFIXES, Document, DocumentMeta
 from askpfg.drafting import (
     DraftProgress,
     DraftReply,
@@ -38,6 +38,7 @@ from askpfg.drafting import (
     to_docx,
     to_markdown,
 )
+from askpfg.index import ingest_paths
 from askpfg.retrieval import Filters
 from askpfg.schemas import Answer, AskError, Citation, Message, TextError, clean_text
 from askpfg.settings import PROJECT_ROOT
@@ -481,6 +482,20 @@ def reader_html(doc: Document, query: str = "", passage: tuple[int, int] | None 
     )
 
 
+def paper_overrides(title: str | None, date: str | None, kind: str | None) -> dict[str, str | None]:
+    """The 'Add a paper' fields as `ingest_paths` takes them (the same as `askpfg ingest --title --date --kind`);
+    an AskError for a missing or malformed date or an unknown kind, before the file is read."""
+    if not (date and date.strip()):
+        raise AskError("Give the paper's date, written YYYY-MM-DD (e.g. 2024-02-01): answers name their sources' dates")
+    try:
+        day = dt.date.fromisoformat(date.strip())
+    except ValueError as exc:
+        raise AskError(f"'Date' must be a date written YYYY-MM-DD, e.g. 2024-02-01 (not '{date.strip()}')") from exc
+    if kind not in KINDS:
+        raise AskError(f"Choose the kind of paper: {', '.join(KINDS)}")
+    return {"title": normalise_ws(title or "") or None, "date": day.isoformat(), "kind": kind}
+
+
 def sources_html(reply: DraftReply) -> str:
     """The reference list for the UI's sources panel, every title and quote escaped."""
     if not reply.citations:
@@ -679,6 +694,34 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         doc_id, span = getattr(evt, "doc", ""), (int(getattr(evt, "start", 0)), int(getattr(evt, "end", 0)))
         return gr.Tabs(selected="documents"), paper_html(doc_id, "", span), doc_id, span, ""
 
+    def choose_paper(path: str | None) -> tuple[str | None, str]:
+        return path, f"Chosen: “{html.escape(Path(path).name)}”. Give its date and kind, then add it." if path else ""
+
+    def add_paper(path: str | None, title: str, date: str, kind: str) -> Iterator[tuple]:
+        """Ingest an uploaded paper the way `askpfg ingest` does, saying what it is doing; then the paper list and
+        the documents filter include it, and the next question can cite it."""
+        try:
+            if not path:
+                raise AskError("Choose the paper's file first")
+            overrides = paper_overrides(clean_text(title or "", "The title"), date, kind)
+        except (AskError, TextError) as exc:
+            raise gr.Error(str(exc)) from exc
+        name = Path(path).name
+        yield f"Reading and indexing “{html.escape(name)}” (its passages are embedded; a long paper takes a minute) …", gr.skip(), gr.skip()
+        report = ingest_paths(pipeline.store, [Path(path)], overrides)
+        if report.errors:  # named by the file's name: where Gradio keeps uploads is no business of the user's
+            raise gr.Error("; ".join(e.replace(str(Path(path).parent) + "/", "") for e in report.errors))
+        doc_id = (report.added or report.updated or report.unchanged)[0]
+        metas = pipeline.store.documents()
+        titles.update({m.id: m.title for m in metas})
+        title = titles.get(doc_id, doc_id)
+        done = "is already indexed, unchanged" if report.unchanged else "is added: the next question can cite it"
+        yield (
+            f"“{html.escape(title)}” ({doc_id}) {done}.",
+            paper_list_html(metas),
+            gr.Dropdown(choices=[(f"{m.title} ({m.date:%b %Y})", m.id) for m in metas]),
+        )
+
     def search_paper(doc_id: str, passage: tuple[int, int] | None, query: str) -> str:
         return paper_html(doc_id, query, passage) if doc_id else READER_HINT
 
@@ -760,6 +803,20 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=2, min_width=300):
                         papers = gr.HTML(lambda: paper_list_html(pipeline.store.documents()), elem_id="papers", js_on_load=OPEN_PAPER_JS)
+                        with gr.Accordion("Add a paper", open=False, elem_id="add-paper"):
+                            paper_file = gr.UploadButton(
+                                f"Choose the paper's file ({', '.join(SUPPORTED_SUFFIXES)})", file_types=list(SUPPORTED_SUFFIXES),
+                                type="filepath", elem_id="paper-file",
+                            )
+                            chosen = gr.State(None)  # the path Gradio gave the upload: never one a client names
+                            paper_title = gr.Textbox(label="Title (else its first heading)", elem_id="paper-title")
+                            with gr.Row():
+                                paper_date = gr.Textbox(label="Date", placeholder="YYYY-MM-DD", elem_id="paper-date")
+                                paper_kind = gr.Dropdown(
+                                    [(KIND_NAMES[k].capitalize(), k) for k in KINDS], value="letter", label="Kind", elem_id="paper-kind"
+                                )
+                            add_button = gr.Button("Add to the papers", variant="primary", elem_id="paper-add")
+                            added = gr.HTML("", elem_id="paper-status", js_on_load="element.setAttribute('role', 'status')")
                     with gr.Column(scale=3, min_width=300):
                         reader_search = gr.Textbox(label="Search in this paper", placeholder="a word or phrase", elem_id="reader-search")
                         reader = gr.HTML(READER_HINT, elem_id="reader")
@@ -792,6 +849,8 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         )
         clear.click(lambda: ("", "", list(KINDS), [], scope_html([]), gr.Button(visible=False)), outputs=[since, until, kinds, docs, chips, clear])
         papers.click(open_paper, reader_search, [reader, opened, passage], show_progress="hidden")
+        paper_file.upload(choose_paper, paper_file, [chosen, added], show_progress="hidden")
+        add_button.click(add_paper, [chosen, paper_title, paper_date, paper_kind], [added, papers, docs], concurrency_limit=1)
         source.click(open_cited, None, [tabs, reader, opened, passage, reader_search], show_progress="hidden").then(
             None, js=SCROLL_TO_PASSAGE_JS
         )

@@ -277,13 +277,15 @@ class IndexStore:
                     self._add_sentences(doc)
                     _atomic_write(self.data_dir / "documents" / f"{doc.id}.json", doc.model_dump_json())
                     manifest[doc.id] = {"hash": doc.content_hash, "chunks": len(nodes), "meta": doc.meta.model_dump(mode="json")}
-                    self._write_manifest(manifest)
+                    if self.server_mode:  # the manifest is what readers trust there; a generation is trusted only once committed
+                        self._write_manifest(manifest)
                     if previous:
                         self._delete_hash(previous["hash"])
                     (report.updated if previous else report.added).append(doc.id)
                     report.chunks += len(nodes)
                     if progress:
                         progress(doc.id)
+                self._write_manifest(manifest)
         return report
 
     def _delete_hash(self, doc_hash: str) -> None:

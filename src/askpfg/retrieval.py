@@ -43,6 +43,8 @@ from askpfg.question import (
 )
 from askpfg.settings import Settings
 
+_QUERY_VECTORS = 256  # recent queries whose embeddings are kept (a question is searched several times)
+
 
 def _written_in(name: str, stems: set[str], initials: str) -> bool:
     """Whether a name is written in text with these word stems and initialisms: by its stems, or, for
@@ -241,6 +243,7 @@ class Retriever:
         self._lexicon: Lexicon | None = None
         self._hashes: list[str] = []
         self._docs: dict[str, Document] = {}
+        self._query_vectors: dict[str, list[float]] = {}
         self._sentence_vectors: dict[tuple[str, int], np.ndarray] = {}
         self._split: dict[tuple[str, str], list[Sentence]] = {}
         self._doc_names: dict[tuple[str, str], tuple[set[str], str]] = {}
@@ -255,6 +258,17 @@ class Retriever:
             self._hashes = self.store.live_hashes()
             self._docs = {}
             self._version = self.store.version
+
+    def query_vector(self, query: str) -> list[float]:
+        """The query's embedding, computed once for its dense search, sentence search and reranking."""
+        vector = self._query_vectors.get(query)
+        if vector is None:
+            vector = get_embedder().get_query_embedding(query)
+            with self._lock:
+                if len(self._query_vectors) >= _QUERY_VECTORS:
+                    self._query_vectors.pop(next(iter(self._query_vectors)))
+                self._query_vectors[query] = vector
+        return vector
 
     def unknown_names(self, question: str) -> list[str]:
         """Names in the question the papers never write, in any case, number or hyphenation ("Royal
@@ -330,7 +344,7 @@ class Retriever:
             similarity_top_k=k,
             use_async=False,
         )
-        hits = fusion.retrieve(query)
+        hits = fusion.retrieve(QueryBundle(query, embedding=self.query_vector(query)))
         found = {hit.node.node_id for hit in hits}
         named = [NodeWithScore(node=n, score=0.0) for n in self._naming(query, filters) if n.node_id not in found]
         return [Passage.from_node(hit) for hit in hits + named]
@@ -342,7 +356,7 @@ class Retriever:
         filters = filters or Filters()
         if not self._hashes:
             return []
-        query_vector = get_embedder().get_query_embedding(query)
+        query_vector = self.query_vector(query)
         got = self.store.sentences.query(
             query_embeddings=[query_vector], n_results=k, where=filters.to_chroma_where(self._hashes), include=["metadatas"]
         )
@@ -398,7 +412,7 @@ class Retriever:
             return []
         hashes = {doc_id: doc.content_hash for doc_id, doc in docs.items()}
         vectors = self._sentence_embeddings(hashes, [(p.doc_id, s) for p, s, _ in items])
-        query_vector = np.asarray(get_embedder().get_query_embedding(query), dtype=np.float32)
+        query_vector = np.asarray(self.query_vector(query), dtype=np.float32)
         dense = vectors @ query_vector
         q_stems = content_stems(query)
         table, default = self._lexicon.idf, self._lexicon.idf_default

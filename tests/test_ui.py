@@ -152,11 +152,11 @@ def test_a_rating_is_written_with_its_question_history_answer_and_citations(tmp_
     ]
 
 
-def test_ratings_become_eval_cases_a_thumbs_down_answer_left_for_a_person(tmp_path: Path) -> None:
+def test_ratings_become_eval_cases_the_latest_counting_and_a_thumbs_down_answer_left_for_a_person(tmp_path: Path) -> None:
     turns = [Turn(question="Who chairs the Board?", answer=CITED), Turn(question="Since when?", answer=REFUSAL), Turn(question="Why?", answer=CITED)]
     path = tmp_path / "feedback.jsonl"
-    for index, liked in ((0, False), (0, True), (1, False), (2, False)):  # the first rating of turn 0 is changed
-        write_feedback(path, feedback_record(turns, index, liked))
+    for index, liked in ((0, False), (0, True), (1, False), (2, False), (3, True), (3, None)):  # turn 0 changed, turn 3 taken back
+        write_feedback(path, feedback_record([*turns, Turn(question="When?", answer=CITED)], index, liked))
     cases, left = cases_from_feedback(path)
     assert [(c.question, c.answerable, c.docs, len(c.history)) for c in cases] == [("Who chairs the Board?", True, ["a-paper"], 0), ("Since when?", True, [], 2)]
     assert left == ["Why?"]

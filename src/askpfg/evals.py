@@ -88,7 +88,7 @@ def load_cases(path: Path) -> list[Case]:
 
 def cases_from_feedback(path: Path) -> tuple[list[Case], list[str]]:
     """Cases from the UI's ratings (the feedback JSONL), the latest rating of each question in its conversation
-    counting: an answer rated up must be answered again from the papers it cited (its `must` is left for a
+    counting (a rating taken back leaves none): an answer rated up must be answered again from the papers it cited (its `must` is left for a
     person to add), a refusal rated up must be refused, a refusal rated down must be answered. An answer rated
     down is not a case (what was wrong needs a person); those questions are returned to be written by hand."""
     latest: dict[tuple, dict] = {}
@@ -100,7 +100,7 @@ def cases_from_feedback(path: Path) -> tuple[list[Case], list[str]]:
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{number}: not a rating: {exc}") from exc
     cases, left = [], []
-    for record in latest.values():
+    for record in (r for r in latest.values() if r["rating"] != "withdrawn"):
         up, refused = record["rating"] == "up", record["refused"]
         if up or refused:
             docs = list(dict.fromkeys(c["doc_id"] for c in record["citations"] if not c.get("earlier"))) if up else []

@@ -334,13 +334,14 @@ def export_file(turns: list[Turn]) -> gr.DownloadButton:
     return gr.DownloadButton(value=str(path), interactive=True)
 
 
-def feedback_record(turns: list[Turn], index: int, liked: bool, at: dt.datetime | None = None) -> dict:
-    """One rating as the feedback file keeps it: the question, the conversation before it, the answer and its citations."""
+def feedback_record(turns: list[Turn], index: int, liked: bool | None, at: dt.datetime | None = None) -> dict:
+    """One rating as the feedback file keeps it: the question, the conversation before it, the answer and its
+    citations; `liked` None is a rating taken back (its thumb clicked again)."""
     turn = turns[index]
     history = [{"role": r, "content": c} for t in turns[:index] for r, c in (("user", t.question), ("assistant", t.answer.text))]
     return {
         "at": (at or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
-        "rating": "up" if liked else "down",
+        "rating": "withdrawn" if liked is None else "up" if liked else "down",
         "question": turn.question,
         "history": history,
         "filters": turn.scope,
@@ -660,14 +661,18 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         return turns, chat_value(turns), export_file(turns)
 
     def rate(turns: list[Turn], data: gr.LikeData) -> tuple:
-        """A thumbs up or down on an answer: written to the feedback file with the question, answer and citations."""
+        """A thumbs up or down on an answer, or one taken back (the same thumb clicked again): written to the
+        feedback file with the question, answer and citations."""
         index = data.index if isinstance(data.index, int) else data.index[0]
-        liked = True if data.liked in (True, "Like") else False if data.liked in (False, "Dislike") else None
         turn = index // 2
-        if index % 2 == 0 or turn >= len(turns) or liked is None:  # a question, or a rating taken back
+        if index % 2 == 0 or turn >= len(turns):  # a question's message
             return gr.skip(), gr.skip()
-        write_feedback(pipeline.settings.feedback_path, feedback_record(turns, turn, liked))
-        turns = [t.model_copy(update={"rating": "Like" if liked else "Dislike"}) if i == turn else t for i, t in enumerate(turns)]
+        given = "Like" if data.liked in (True, "Like") else "Dislike" if data.liked in (False, "Dislike") else None  # None: unselected
+        rating = None if given == turns[turn].rating else given
+        if rating == turns[turn].rating:
+            return gr.skip(), gr.skip()
+        write_feedback(pipeline.settings.feedback_path, feedback_record(turns, turn, None if rating is None else rating == "Like"))
+        turns = [t.model_copy(update={"rating": rating}) if i == turn else t for i, t in enumerate(turns)]
         return turns, store_turns(turns)
 
     def show_scope(since: str | None, until: str | None, kinds: list[str] | None, doc_ids: list[str] | None) -> tuple[str, gr.Button]:

@@ -124,6 +124,7 @@ def test_a_clicked_citation_shows_its_passage_highlighted_on_screen(server: str,
     expect(laptop.locator("#source-panel .source-title")).to_have_text(document["meta"]["title"])
     expect(mark).to_be_in_viewport(timeout=10_000)
     assert in_viewport(laptop, mark)
+    expect(laptop.get_by_role("region", name="Source of the selected reference")).to_have_attribute("aria-live", "polite")  # announced
 
 
 def test_a_question_is_asked_and_its_reference_opened_from_the_keyboard_alone(laptop: Page) -> None:

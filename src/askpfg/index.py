@@ -297,14 +297,14 @@ class IndexStore:
         sentences = [s for s in split_sentences(doc.text) if len(s.text.split()) >= 3]
         if not sentences:
             return
-        meta = doc.meta
+        meta, doc_hash = doc.meta, doc.content_hash  # the hash once: it is computed over the whole text
         self.sentences.add(
-            ids=[f"{doc.content_hash}:s{s.start}" for s in sentences],
+            ids=[f"{doc_hash}:s{s.start}" for s in sentences],
             embeddings=embed_texts([s.text for s in sentences]),
             documents=[s.text for s in sentences],
             metadatas=[
                 {
-                    "doc_id": meta.id, "doc_hash": doc.content_hash, "title": meta.title, "date": meta.date.isoformat(),
+                    "doc_id": meta.id, "doc_hash": doc_hash, "title": meta.title, "date": meta.date.isoformat(),
                     "date_int": meta.date_int, "kind": meta.kind, "heading": heading_at(doc.text, s.start),
                     "start": s.start, "end": s.end, "furniture": is_furniture(s.text),
                 }

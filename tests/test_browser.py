@@ -412,3 +412,23 @@ def test_a_paper_added_in_the_documents_tab_is_cited_by_the_next_question(laptop
         expect(answer.locator(".ref-title").first).to_have_text("Letter on kinship care mentoring")
     finally:
         store.remove(doc_id)  # the session's other tests see the corpus as it was
+
+
+def test_a_paper_that_cannot_be_read_is_refused_naming_the_file_and_nothing_is_added(laptop: Page, server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    path = tmp_path / "blank-letter.txt"
+    path.write_text("  \n\n", encoding="utf-8")
+    before = httpx.get(f"{server}/api/documents", timeout=10).json()
+    laptop.locator("#documents-tab-button").click()
+    laptop.locator("#add-paper").get_by_text("Add a paper").click()
+    with laptop.expect_file_chooser() as chooser:
+        laptop.locator("#paper-file").click()
+    chooser.value.set_files(str(path))
+    expect(laptop.locator("#paper-status")).to_contain_text("Chosen: “blank-letter.txt”", timeout=30_000)
+    laptop.locator("#paper-date textarea, #paper-date input").fill("2024-05-01")
+    laptop.locator("#paper-add").click()
+    toast = laptop.get_by_test_id("toast-body")
+    expect(toast).to_contain_text("blank-letter.txt: the file is empty", timeout=30_000)
+    assert "/tmp" not in toast.inner_text() and "gradio" not in toast.inner_text()
+    assert httpx.get(f"{server}/api/documents", timeout=10).json() == before

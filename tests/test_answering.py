@@ -349,3 +349,16 @@ def test_instructions_inside_documents_are_treated_as_data(tmp_path: Path, store
     assert "Mickey" not in answer.text and "PWNED" not in answer.text and "abolished" not in answer.text
     assert "Anthony Douglas" in answer.text
     assert all("notice" not in c.doc_id for c in answer.citations)
+
+
+def test_a_question_asked_again_gets_the_answer_already_given_until_the_index_changes(pipeline: Pipeline, monkeypatch):
+    question = "Which local authority area does the Reflect project cover?"
+    first = pipeline.answer(question)
+    searches = []
+    search = pipeline.retriever.retrieve
+    monkeypatch.setattr(pipeline.retriever, "retrieve", lambda *args, **kwargs: searches.append(args) or search(*args, **kwargs))
+    again = pipeline.answer(question)
+    assert not searches and again.text == first.text and again.citations == first.citations
+    monkeypatch.setattr(type(pipeline.store), "version", property(lambda store: "a newer index"))
+    pipeline.answer(question)
+    assert searches

@@ -8,6 +8,7 @@ quote. Refusals are made in one place (`Pipeline._refusal`), each with its `refu
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
 
@@ -128,6 +129,8 @@ class Pipeline:
         self.store.add_missing_sentences()  # an index built before sentences were stored
         self.retriever = Retriever(self.store)
         self.evidence = EvidenceSelector(self.settings, self.retriever)
+        self._answers: dict[tuple, Answer] = {}  # recent answers by (standalone question, filters, index version, generator)
+        self._lock = threading.Lock()
 
     @property
     def generator(self) -> Generator | None:
@@ -268,11 +271,32 @@ class Pipeline:
     def _stream(
         self, question: str, turns: list[Message], filters: Filters | None, generator: Generator | None, started: float
     ) -> Iterator[str | Answer]:
-        """Answer an English question: condense, retrieve, select evidence, draft (given a generator), verify."""
+        """Answer an English question: condense it, then answer the standalone question, or give the answer
+        already given to it under the same filters, index version and generator."""
         timings = Timings()
         t = time.perf_counter()
         standalone = condense_question(question, turns, self.generator, self.settings)
         timings.condense = (time.perf_counter() - t) * 1000
+        key = (standalone, filters.key() if filters else "", self.store.version, generator)
+        with self._lock:
+            known = self._answers.get(key)
+        if known is not None:
+            yield "\n\n" + known.text
+            timings.total = (time.perf_counter() - started) * 1000
+            yield known.model_copy(update={"timings": timings})
+            return
+        for item in self._answer(standalone, filters, generator, started, timings):
+            if isinstance(item, Answer) and self.settings.answer_cache:
+                with self._lock:
+                    self._answers[key] = item
+                    while len(self._answers) > self.settings.answer_cache:
+                        self._answers.pop(next(iter(self._answers)))
+            yield item
+
+    def _answer(
+        self, standalone: str, filters: Filters | None, generator: Generator | None, started: float, timings: Timings
+    ) -> Iterator[str | Answer]:
+        """Answer a standalone question: retrieve, select evidence, draft (given a generator), verify."""
         result = self.retriever.retrieve(standalone, self.settings.retrieve_k, 12, filters)
         timings.retrieve, timings.rerank = result.timings["retrieve"], result.timings["rerank"]
         unknown = self.retriever.unknown_names(standalone)

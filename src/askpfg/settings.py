@@ -58,6 +58,10 @@ class Settings(BaseSettings):
         "questions more often than unanswerable ones",
     )
 
+    answer_cache: int = Field(
+        256, description="recent answers kept, by standalone question, filters, index version and generator; 0 turns it off"
+    )
+
     max_question_chars: int = 4000
     max_letter_chars: int = 20000
     max_points: int = Field(15, description="most points one drafted reply answers; a letter with more, or more given, is refused")

@@ -286,7 +286,8 @@ class Pipeline:
             yield known.model_copy(update={"timings": timings})
             return
         for item in self._answer(standalone, filters, generator, started, timings):
-            if isinstance(item, Answer) and self.settings.answer_cache:
+            # not a fallback to quotes, which a busy or slow generator may have caused this time only
+            if isinstance(item, Answer) and self.settings.answer_cache and not (generator and item.mode == "extractive"):
                 with self._lock:
                     self._answers[key] = item
                     while len(self._answers) > self.settings.answer_cache:

@@ -84,7 +84,7 @@ def test_the_paper_list_is_newest_first_with_date_kind_and_author_to_recipient()
 
 def test_the_reader_shows_headings_as_headings_and_a_papers_markup_as_text() -> None:
     shown = reader_html(paper("Dear Jayne,\n\n## Re: <script>alert(1)</script>\n\nThanks <b>a lot</b>."))
-    assert "<h4>Re: &lt;script&gt;alert(1)&lt;/script&gt;</h4>" in shown and "<p>Thanks &lt;b&gt;a lot&lt;/b&gt;.</p>" in shown
+    assert "<h3>Re: &lt;script&gt;alert(1)&lt;/script&gt;</h3>" in shown and "<p>Thanks &lt;b&gt;a lot&lt;/b&gt;.</p>" in shown
     assert "<script>" not in shown and "<b>" not in shown
 
 
@@ -178,3 +178,8 @@ def test_a_paper_to_add_needs_a_date_written_yyyy_mm_dd_and_a_known_kind() -> No
         paper_overrides("", "1 Feb 2024", "letter")
     with pytest.raises(AskError, match="Choose the kind of paper"):
         paper_overrides("", "2024-02-01", "memo")
+
+
+def test_the_readers_headings_start_under_its_title_and_skip_no_level() -> None:
+    shown = reader_html(paper("## Part one\n\nText.\n\n#### Detail\n\nMore.\n\n## Part two"))
+    assert "<h3>Part one</h3>" in shown and "<h4>Detail</h4>" in shown and "<h3>Part two</h3>" in shown

@@ -429,9 +429,12 @@ def _marked(text: str, pattern: re.Pattern[str] | None) -> tuple[str, int]:
 
 
 def _blocks(text: str) -> Iterator[tuple[str, int, int]]:
-    """The paper's headings and paragraphs in order: (tag, start, end), the span trimmed of white space."""
+    """The paper's headings and paragraphs in order: (tag, start, end), the span trimmed of white space; its
+    highest headings are h3, under the reader's h2 title, and the others follow without skipping a level."""
+    headings = list(_HEADING.finditer(text))
+    levels = sorted({len(h.group(1)) for h in headings})
     pos = 0
-    for heading in [*_HEADING.finditer(text), None]:
+    for heading in [*headings, None]:
         stop = heading.start() if heading else len(text)
         for piece in re.finditer(r"(?:(?!\n[ \t]*\n).)+", text[pos:stop], re.DOTALL):
             lead, body = len(piece.group()) - len(piece.group().lstrip()), piece.group().strip()
@@ -440,7 +443,7 @@ def _blocks(text: str) -> Iterator[tuple[str, int, int]]:
         if heading:
             title = heading.group(2)
             start = heading.start(2) + len(title) - len(title.lstrip())
-            yield f"h{min(len(heading.group(1)) + 2, 6)}", start, start + len(title.strip())
+            yield f"h{min(levels.index(len(heading.group(1))) + 3, 6)}", start, start + len(title.strip())
             pos = heading.end()
 
 

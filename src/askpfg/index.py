@@ -50,14 +50,68 @@ from askpfg.settings import Settings
 _GENERATION = re.compile(r"^gen-(\d{6})$")
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _atomic_write(path: Path, text: str, sync: bool = True) -> None:
+    """Write a file whole or not at all; `sync=False` inside a generation not yet committed, which a
+    crash discards anyway."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("w", encoding="utf-8") as handle:
         handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if sync:
+            handle.flush()
+            os.fsync(handle.fileno())
     tmp.replace(path)
+
+
+def sentence_rows(doc: Document) -> list[tuple[str, str, dict]]:
+    """(id, text, metadata) of each sentence of a document worth storing, flagged when it is page furniture."""
+    meta, doc_hash = doc.meta, doc.content_hash  # the hash once: it is computed over the whole text
+    return [
+        (
+            f"{doc_hash}:s{s.start}",
+            s.text,
+            {
+                "doc_id": meta.id, "doc_hash": doc_hash, "title": meta.title, "date": meta.date.isoformat(),
+                "date_int": meta.date_int, "kind": meta.kind, "heading": heading_at(doc.text, s.start),
+                "start": s.start, "end": s.end, "furniture": is_furniture(s.text),
+            },
+        )
+        for s in split_sentences(doc.text)
+        if len(s.text.split()) >= 3
+    ]
+
+
+class _Batch:
+    """Chunks and sentences of several papers embedded and written together: the embedder and Chroma
+    both run faster on a few thousand texts at once than on one paper's."""
+
+    ROWS = 4000
+
+    def __init__(self, store: IndexStore, progress: Callable[[str], None] | None = None) -> None:
+        self.store, self.progress = store, progress
+        self.chunks: list[TextNode] = []
+        self.sentences: list[tuple[str, str, dict]] = []
+        self.docs: list[str] = []
+
+    def add(self, doc: Document, chunks: list[TextNode]) -> None:
+        self.chunks += chunks
+        self.sentences += sentence_rows(doc)
+        self.docs.append(doc.id)
+        if len(self.chunks) + len(self.sentences) >= self.ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        limit = self.store.client.get_max_batch_size()
+        embedded = IngestionPipeline(transformations=[get_embedder()]).run(nodes=self.chunks) if self.chunks else []
+        for start in range(0, len(embedded), limit):
+            self.store.vector_store.add(embedded[start : start + limit])
+        for start in range(0, len(self.sentences), limit):
+            ids, texts, metadatas = map(list, zip(*self.sentences[start : start + limit], strict=True))
+            self.store.sentences.add(ids=ids, embeddings=embed_texts(texts), documents=texts, metadatas=metadatas)
+        if self.progress:
+            for doc_id in self.docs:
+                self.progress(doc_id)
+        self.chunks, self.sentences, self.docs = [], [], []
 
 
 @dataclass
@@ -267,24 +321,24 @@ class IndexStore:
                     todo.append(doc)
             if not todo:
                 return report
+            todo = list({doc.id: doc for doc in todo}.values())  # a paper given twice goes in once, as last given
             splitter = make_splitter(self.settings, get_tokenizer())
-            pipeline = IngestionPipeline(transformations=[get_embedder()])
             with self._new_generation():
+                batch = _Batch(self, progress)
                 for doc in todo:
                     previous = manifest.get(doc.id)
-                    nodes = pipeline.run(nodes=chunk_document(doc, splitter))
-                    self.vector_store.add(nodes)
-                    self._add_sentences(doc)
-                    _atomic_write(self.data_dir / "documents" / f"{doc.id}.json", doc.model_dump_json())
+                    nodes = chunk_document(doc, splitter)
+                    batch.add(doc, nodes)
+                    _atomic_write(self.data_dir / "documents" / f"{doc.id}.json", doc.model_dump_json(), sync=self.server_mode)
                     manifest[doc.id] = {"hash": doc.content_hash, "chunks": len(nodes), "meta": doc.meta.model_dump(mode="json")}
                     if self.server_mode:  # the manifest is what readers trust there; a generation is trusted only once committed
+                        batch.flush()
                         self._write_manifest(manifest)
                     if previous:
                         self._delete_hash(previous["hash"])
                     (report.updated if previous else report.added).append(doc.id)
                     report.chunks += len(nodes)
-                    if progress:
-                        progress(doc.id)
+                batch.flush()
                 self._write_manifest(manifest)
         return report
 
@@ -294,23 +348,9 @@ class IndexStore:
 
     def _add_sentences(self, doc: Document) -> None:
         """Embed and store each sentence of a document, flagged when it is page furniture."""
-        sentences = [s for s in split_sentences(doc.text) if len(s.text.split()) >= 3]
-        if not sentences:
-            return
-        meta, doc_hash = doc.meta, doc.content_hash  # the hash once: it is computed over the whole text
-        self.sentences.add(
-            ids=[f"{doc_hash}:s{s.start}" for s in sentences],
-            embeddings=embed_texts([s.text for s in sentences]),
-            documents=[s.text for s in sentences],
-            metadatas=[
-                {
-                    "doc_id": meta.id, "doc_hash": doc_hash, "title": meta.title, "date": meta.date.isoformat(),
-                    "date_int": meta.date_int, "kind": meta.kind, "heading": heading_at(doc.text, s.start),
-                    "start": s.start, "end": s.end, "furniture": is_furniture(s.text),
-                }
-                for s in sentences
-            ],
-        )
+        batch = _Batch(self)
+        batch.add(doc, [])
+        batch.flush()
 
     def missing_sentences(self) -> list[str]:
         """Live documents whose sentences are not stored (an index built before sentences were)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from askpfg.chunking import Sentence
 from askpfg.conversation import acceptable_rewrite, rule_condense
 from askpfg.corpus import load_corpus
 from askpfg.index import IndexStore, ingest_paths
+from askpfg.models import bounded_stream
 from askpfg.question import answer_type, asked_thing, counted_noun, has_answer_type
 from askpfg.retrieval import Evidence, Filters
 from askpfg.schemas import Answer, AskError, Message
@@ -374,3 +376,28 @@ def test_an_answer_that_fell_back_to_quotes_is_not_given_again(pipeline: Pipelin
     monkeypatch.setattr(pipeline.retriever, "retrieve", lambda *args, **kwargs: searches.append(args) or search(*args, **kwargs))
     pipeline.answer(question)
     assert searches
+
+
+class _EndlessGenerator:
+    """Writes a word every 50 ms until it is closed, and notes that it was."""
+
+    name = "endless"
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    def stream(self, messages, max_tokens, deadline) -> Iterator[str]:
+        try:
+            while True:
+                time.sleep(0.05)
+                yield " word"
+        finally:
+            self.closed.set()
+
+
+def test_a_stream_stopped_by_its_reader_stops_the_model_too():
+    generator = _EndlessGenerator()
+    stream = bounded_stream(generator, [], 100, time.monotonic() + 60)
+    assert next(stream) == " word"
+    stream.close()
+    assert generator.closed.wait(2)

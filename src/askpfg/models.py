@@ -224,26 +224,34 @@ class RemoteGenerator:
 def bounded_stream(generator: Generator, messages: list[ChatMessage], max_tokens: int, deadline: float) -> Iterator[str]:
     """The generator's deltas, but never past the deadline, even if the generator itself hangs.
 
-    The generator runs in a daemon thread feeding a queue; waiting on the queue is bounded.
+    The generator runs in a daemon thread feeding a queue; waiting on the queue is bounded. When the
+    consumer stops early (a Stop button, a client gone, the deadline), the thread stops at its next
+    delta, which ends the model's stream and frees the model for the next question.
     """
     out: queue.Queue = queue.Queue()
+    stopped = threading.Event()
 
     def pump() -> None:
         try:
             for delta in generator.stream(messages, max_tokens, deadline):
+                if stopped.is_set():
+                    break
                 out.put(delta)
             out.put(None)
         except BaseException as exc:  # handed to the consumer, which falls back
             out.put(exc)
 
     threading.Thread(target=pump, daemon=True).start()
-    while True:
-        item = out.get(timeout=max(0.01, deadline - time.monotonic()))
-        if item is None:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    try:
+        while True:
+            item = out.get(timeout=max(0.01, deadline - time.monotonic()))
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stopped.set()
 
 
 _generator_lock = threading.Lock()

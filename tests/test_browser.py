@@ -387,17 +387,24 @@ PAPER = (
 )
 
 
+def choose_paper(page: Page, path: Path) -> None:
+    """Open the Documents tab's 'Add a paper' and choose a file, as a user does."""
+    from playwright.sync_api import expect
+
+    page.locator("#documents-tab-button").click()
+    page.locator("#add-paper").get_by_text("Add a paper").click()
+    with page.expect_file_chooser() as chooser:
+        page.locator("#paper-file").click()
+    chooser.value.set_files(str(path))
+    expect(page.locator("#paper-status")).to_contain_text(f"Chosen: “{path.name}”", timeout=30_000)
+
+
 def test_a_paper_added_in_the_documents_tab_is_cited_by_the_next_question(laptop: Page, store: IndexStore, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
     path = tmp_path / "kinship-mentoring.txt"
     path.write_text(PAPER, encoding="utf-8")
-    laptop.locator("#documents-tab-button").click()
-    laptop.locator("#add-paper").get_by_text("Add a paper").click()
-    with laptop.expect_file_chooser() as chooser:
-        laptop.locator("#paper-file").click()
-    chooser.value.set_files(str(path))
-    expect(laptop.locator("#paper-status")).to_contain_text("Chosen: “kinship-mentoring.txt”", timeout=30_000)
+    choose_paper(laptop, path)
     laptop.locator("#paper-title textarea").fill("Letter on kinship care mentoring")
     laptop.locator("#paper-date textarea, #paper-date input").fill("2024-05-01")
     laptop.locator("#paper-add").click()
@@ -420,12 +427,7 @@ def test_a_paper_that_cannot_be_read_is_refused_naming_the_file_and_nothing_is_a
     path = tmp_path / "blank-letter.txt"
     path.write_text("  \n\n", encoding="utf-8")
     before = httpx.get(f"{server}/api/documents", timeout=10).json()
-    laptop.locator("#documents-tab-button").click()
-    laptop.locator("#add-paper").get_by_text("Add a paper").click()
-    with laptop.expect_file_chooser() as chooser:
-        laptop.locator("#paper-file").click()
-    chooser.value.set_files(str(path))
-    expect(laptop.locator("#paper-status")).to_contain_text("Chosen: “blank-letter.txt”", timeout=30_000)
+    choose_paper(laptop, path)
     laptop.locator("#paper-date textarea, #paper-date input").fill("2024-05-01")
     laptop.locator("#paper-add").click()
     toast = laptop.get_by_test_id("toast-body")

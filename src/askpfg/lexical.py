@@ -9,6 +9,7 @@ vectorised mask over metadata columns and the texts stay in Chroma.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
@@ -212,7 +213,10 @@ class Lexicon:
         )
 
 
-def mask_args(since: object, until: object, kinds: Iterable[str] | None, doc_ids: Iterable[str] | None) -> tuple:
-    """Filter values as the mask takes them: dates as YYYYMMDD ints."""
-    as_int = lambda d: int(d.strftime("%Y%m%d")) if d else None  # noqa: E731
-    return as_int(since), as_int(until), list(kinds) if kinds else None, list(doc_ids) if doc_ids else None
+def mask_args(
+    since: dt.date | None, until: dt.date | None, kinds: Iterable[str] | None, doc_ids: Iterable[str] | None
+) -> tuple:
+    """Filter values as `Columns.mask` takes them: dates as YYYYMMDD ints, as stored."""
+    since_int = int(since.strftime("%Y%m%d")) if since else None
+    until_int = int(until.strftime("%Y%m%d")) if until else None
+    return since_int, until_int, list(kinds) if kinds else None, list(doc_ids) if doc_ids else None

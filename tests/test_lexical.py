@@ -89,3 +89,15 @@ def test_a_reader_of_an_index_without_a_saved_lexicon_builds_one_in_memory(small
     shutil.rmtree(reader.data_dir / "lexical")
     assert reader.lexicon().chunks_naming("Conwy")
     assert not (reader.data_dir / "lexical").exists()
+
+
+def test_reranking_reads_the_sentence_embeddings_ingest_stored(small: IndexStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    retriever = Retriever(small)
+    passages = retriever.search("Which fund paid for apprenticeships?", k=4)
+
+    def no_embedding(texts: list[str]) -> list[list[float]]:
+        raise AssertionError(f"embedded again: {texts}")
+
+    monkeypatch.setattr("askpfg.retrieval.embed_texts", no_embedding)
+    evidence = retriever.rerank("Which fund paid for apprenticeships?", passages, limit=3)
+    assert evidence[0].sentence.text.startswith("The Orchard Fund paid")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.schema import TextNode
@@ -63,12 +64,17 @@ def _atomic_write(path: Path, text: str, sync: bool = True) -> None:
     tmp.replace(path)
 
 
+def sentence_id(doc_hash: str, start: int) -> str:
+    """A stored sentence's id: its paper's content hash and where it starts."""
+    return f"{doc_hash}:s{start}"
+
+
 def sentence_rows(doc: Document) -> list[tuple[str, str, dict]]:
     """(id, text, metadata) of each sentence of a document worth storing, flagged when it is page furniture."""
     meta, doc_hash = doc.meta, doc.content_hash  # the hash once: it is computed over the whole text
     return [
         (
-            f"{doc_hash}:s{s.start}",
+            sentence_id(doc_hash, s.start),
             s.text,
             {
                 "doc_id": meta.id, "doc_hash": doc_hash, "title": meta.title, "date": meta.date.isoformat(),
@@ -271,6 +277,13 @@ class IndexStore:
             return {}
         got = self.sentences.get(ids=ids, include=["metadatas"])
         return dict(zip(got["ids"], got["metadatas"], strict=True))
+
+    def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored sentences' embeddings by id (written at ingest), so reranking need not embed them again."""
+        if not ids:
+            return {}
+        got = self.sentences.get(ids=ids, include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
 
     def live_sentence_nodes(self) -> list[TextNode]:
         """Every live sentence that is not page furniture, as a node (word statistics, BM25 over sentences)."""

@@ -29,7 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from askpfg.chunking import Sentence, heading_at, is_furniture, split_sentences
 from askpfg.corpus import KINDS, Document
-from askpfg.index import IndexStore
+from askpfg.index import IndexStore, sentence_id
 from askpfg.lexical import RARE_NAME_CHUNKS, Bm25Unit, Lexicon, mask_args
 from askpfg.models import embed_texts, get_embedder
 from askpfg.question import (
@@ -244,7 +244,6 @@ class Retriever:
         self._hashes: list[str] = []
         self._docs: dict[str, Document] = {}
         self._query_vectors: dict[str, list[float]] = {}
-        self._sentence_vectors: dict[tuple[str, int], np.ndarray] = {}
         self._split: dict[tuple[str, str], list[Sentence]] = {}
         self._doc_names: dict[tuple[str, str], tuple[set[str], str]] = {}
 
@@ -390,12 +389,15 @@ class Retriever:
         return naming
 
     def _sentence_embeddings(self, doc_hash_by_doc: dict[str, str], items: list[tuple[str, Sentence]]) -> np.ndarray:
-        missing = [(d, s) for d, s in items if (doc_hash_by_doc[d], s.start) not in self._sentence_vectors]
+        """Each sentence's embedding as ingest stored it; one the store lacks (an index written before
+        sentences were stored) is embedded now."""
+        ids = [sentence_id(doc_hash_by_doc[d], s.start) for d, s in items]
+        vectors = self.store.sentence_vectors(list(dict.fromkeys(ids)))
+        missing = [(i, s.text) for i, (_, s) in zip(ids, items, strict=True) if i not in vectors]
         if missing:
-            vectors = embed_texts([s.text for _, s in missing])
-            for (d, s), v in zip(missing, vectors, strict=True):
-                self._sentence_vectors[(doc_hash_by_doc[d], s.start)] = np.asarray(v, dtype=np.float32)
-        return np.stack([self._sentence_vectors[(doc_hash_by_doc[d], s.start)] for d, s in items])
+            texts = dict(missing)
+            vectors |= {i: np.asarray(v, dtype=np.float32) for i, v in zip(texts, embed_texts(list(texts.values())), strict=True)}
+        return np.stack([vectors[i] for i in ids])
 
     def rerank(self, query: str, passages: list[Passage], limit: int) -> list[Evidence]:
         """Score every sentence of the passages against the question; best first, no duplicates."""

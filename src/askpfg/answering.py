@@ -34,6 +34,7 @@ from askpfg.schemas import (
     Trace,
     TraceDraft,
     TraceEvidence,
+    clean_text,
 )
 from askpfg.settings import Settings, get_settings
 from askpfg.verify import (
@@ -95,10 +96,11 @@ def ignores_best(cited: list[int], evidence: list[Evidence]) -> bool:
 
 
 def validate_question(question: object, settings: Settings) -> str:
-    """The question, stripped; AskError when it is not text, empty, or over the length limit."""
+    """The question, cleaned as at every boundary (`clean_text`) and stripped; AskError when it is not
+    text (a lone surrogate, NUL or another control character: named), empty, or over the length limit."""
     if not isinstance(question, str):
         raise AskError("question must be a string")
-    question = question.strip()
+    question = clean_text(question, "question").strip()
     if not question:
         raise AskError("question is empty: type a question about the papers")
     if len(question) > settings.max_question_chars:

@@ -20,7 +20,7 @@ from askpfg.question import (
     content_stems,
     profile,
 )
-from askpfg.schemas import AskError, Message
+from askpfg.schemas import AskError, Message, clean_text
 from askpfg.settings import Settings
 
 _PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|he|she|his|her)\b", re.I)
@@ -35,15 +35,16 @@ CONDENSE_PROMPT = (
 
 
 def parse_history(history: object) -> list[Message]:
-    """Validate history as a list of {role, content}; errors name the offending field."""
-    if isinstance(history, list) and all(isinstance(m, Message) for m in history):
-        return history
-    try:
-        return _HISTORY.validate_python(history)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        raise AskError(f"history[{where}]: {error['msg']} (expected a list of {{role: user|assistant, content: text}})") from exc
+    """Validate history as a list of {role, content}, each content cleaned as at every boundary
+    (`clean_text`); errors name the offending field."""
+    if not (isinstance(history, list) and all(isinstance(m, Message) for m in history)):
+        try:
+            history = _HISTORY.validate_python(history)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"])
+            raise AskError(f"history[{where}]: {error['msg']} (expected a list of {{role: user|assistant, content: text}})") from exc
+    return [m.model_copy(update={"content": clean_text(m.content, f"history[{i}].content")}) for i, m in enumerate(history)]
 
 
 _MEETS = re.compile(r"\b(chair\w*|meet|met|members?|represented|sits?|convened?)\b", re.I)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ class DocumentMeta(BaseModel):
     @field_validator("title", "author", "recipient", "source")
     @classmethod
     def _strip(cls, value: str) -> str:
-        return value.strip()
+        return as_document_text(value).strip()
 
     @property
     def date_int(self) -> int:
@@ -323,8 +324,22 @@ def build_corpus(seeds_dir: Path, corpus_dir: Path, progress: bool = True) -> li
 # --- reading any document ----------------------------------------------------------------------
 
 
+_LINE_BREAKS = str.maketrans(dict.fromkeys("\r\v\f\x85", "\n"))
+
+
+def as_document_text(text: str) -> str:
+    """A paper's text as it is stored, by the rule every boundary applies (`schemas.clean_text`), except
+    that what a question would be refused for is dropped, never refused: line breaks as "\\n", control
+    characters other than a tab and a line break dropped, invisible format characters (zero-width spaces,
+    bidirectional controls, soft hyphens) dropped, NFC. Papers come from files nobody checks by eye, and
+    whatever an answer quotes from them must be text a client can send back as conversation history."""
+    text = text.replace("\r\n", "\n").translate(_LINE_BREAKS)
+    kept = "".join(ch for ch in text if ch in "\t\n" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
+    return unicodedata.normalize("NFC", kept)
+
+
 def parse_markdown(text: str, path: Path) -> Document:
-    """A Markdown file with YAML front matter."""
+    """A Markdown file with YAML front matter; its text as `as_document_text` stores it."""
     match = re.match(r"^---\n(.*?)\n---\n(.*)$", text, flags=re.DOTALL)
     if not match:
         raise CorpusError(f"{path}: no YAML front matter (a block between '---' lines at the top)")
@@ -332,7 +347,7 @@ def parse_markdown(text: str, path: Path) -> Document:
         meta = DocumentMeta.model_validate(yaml.safe_load(match.group(1)) or {})
     except Exception as exc:
         raise CorpusError(f"{path}: bad front matter: {exc}") from exc
-    return Document(meta=meta, text=match.group(2))
+    return Document(meta=meta, text=as_document_text(match.group(2)))
 
 
 def extract_text(path: Path) -> str:
@@ -389,7 +404,7 @@ def read_document(
     raw = extract_text(path)
     if not raw.strip():
         raise CorpusError(f"{path}: the file is empty (no text could be extracted)")
-    text = clean_text(raw, LigatureRepairer([raw]), kind=kind or "document")
+    text = as_document_text(clean_text(raw, LigatureRepairer([raw]), kind=kind or "document"))
     if not text.strip():
         raise CorpusError(f"{path}: the file is empty after cleaning")
     if kind is not None and kind not in KINDS:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from askpfg.answering import Pipeline, split_draft
+from askpfg.answering import Pipeline, as_quoted, split_draft
 from askpfg.chunking import split_sentences
 from askpfg.conversation import last_named_body, rule_condense
 from askpfg.corpus import REPLACEMENT_CHAR, CorpusError, extract_text
@@ -700,7 +700,12 @@ def absolute_time(text: str, written: dt.date) -> str:
 
 def heading_for(point: str) -> str:
     """A section heading mirroring the point: its request sentence without the polite lead-in, after
-    the sentence before it when the request leans on it and names nothing ('When will it be held?')."""
+    the sentence before it when the request leans on it and names nothing ('When will it be held?');
+    the letter's own bracketed numbers escaped ("\\[3\\]"), as a paper's are, so none reads as a reference."""
+    return as_quoted(_heading(point))
+
+
+def _heading(point: str) -> str:
     sentences = _sentences(point) or [point]
     sentence = sentences[-1]
     core = _LEAD_IN.sub("", _unfronted(_DISCOURSE.sub("", sentence))).strip()
@@ -815,12 +820,12 @@ def signatory(pipeline: Pipeline) -> tuple[str, str]:
 
 def _opening(letter: LetterPoints) -> str:
     of = f" of {format_date(letter.letter_date.isoformat())}" if letter.letter_date else ""
-    about = f" about {letter.subject.rstrip('.')}" if letter.subject else ""
+    about = f" about {as_quoted(letter.subject).rstrip('.')}" if letter.subject else ""  # the letter's "[3]" no reference
     return f"Thank you for your letter{of}{about}. I have set out below what the published papers say on each of the points you raised."
 
 
 def _salutation(letter: LetterPoints) -> str:
-    return f"Dear {letter.sender_first_name}," if letter.sender_first_name else "Dear Sir or Madam,"
+    return f"Dear {as_quoted(letter.sender_first_name)}," if letter.sender_first_name else "Dear Sir or Madam,"
 
 
 def reference_line(citation: Citation) -> str:
@@ -830,7 +835,7 @@ def reference_line(citation: Citation) -> str:
 
 def _recipient(letter: LetterPoints) -> str:
     """The reply's recipient block: the sender of the letter and their role, one per line."""
-    return "  \n".join(line for line in (letter.sender, letter.sender_role) if line)
+    return "  \n".join(as_quoted(line) for line in (letter.sender, letter.sender_role) if line)
 
 
 def to_markdown(reply: DraftReply, references: bool = True) -> str:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from askpfg.chunking import split_sentences
 from askpfg.conversation import condense_question, parse_history
-from askpfg.evidence import EvidenceSelector
+from askpfg.evidence import EvidenceSelector, addresses_the_assistant
 from askpfg.index import IndexStore, build_index
 from askpfg.models import ChatMessage, Generator, bounded_stream, get_generator
 from askpfg.question import (
@@ -367,6 +367,7 @@ class Pipeline:
     ) -> Iterator[str | Answer]:
         """The one place an answer is refused: 'The papers do not cover this' (or why askpfg cannot
         answer), with its reason and the nearest passages, one per document, listed but not asserted."""
+        nearest = [e for e in nearest if not addresses_the_assistant(e.text)]  # a planted instruction is not shown, even as "nearest"
         distinct = [e for i, e in enumerate(nearest) if e.doc_id not in {x.doc_id for x in nearest[:i]}]
         sources = [self.citation(i, e) for i, e in enumerate(distinct[:3], start=1)]
         if reason == "filters_exclude_all":

@@ -29,23 +29,91 @@ from askpfg.schemas import RefusalReason
 from askpfg.settings import Settings
 from askpfg.verify import foreign_numbers
 
-# Text that instructs whoever reads it as an assistant, not a statement of the papers: it tells the
-# reader to set the papers aside, addresses an assistant or model, or dictates what answers must say.
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|rules|papers?|documents?|evidence|sources?|context)\b"
-    r"|\bsystem prompt\b|\byou (must|should) (now )?(reply|answer|say|respond)\b"
-    r"|\b(assistants?|(?-i:AI)|language models?|LLMs?|chat ?bots?|automated (readers?|systems?|tools?))\b"
-    r".{0,80}\b(state|say|answer|reply|respond|tell|report|claim|write)\b"
-    r"|\b(tell|inform) the (user|reader)s?\b|\brespond only\b"
-    r"|\b(every|your|all) (answers?|repl(y|ies)|responses?)\b.{0,40}\b(must|should)\b",
-    re.I,
+# Text that instructs whoever reads it, not a statement of the papers. Papers address people (a
+# committee, "you"), but never the reader as a processor of the text, never the answer drawn from them,
+# and never set the other papers aside. So a sentence is an instruction when it
+#   1. addresses a machine (an assistant, AI, a bot, a language model or tool, an automated or
+#      text-generating anything, a summariser, a program, a machine) and tells it to do or say something;
+#   2. addresses whoever is reading, processing or summarising the text ("anyone generating a summary",
+#      "whoever is asked about this", "the reader must ...") and tells them something;
+#   3. dictates the answer itself ("every answer must say", "begin your reply with", "the correct
+#      response is:", "any generated answer describes ...");
+#   4. sets the rest aside or changes the reader's role ("ignore what the other papers say", "put aside
+#      everything you were told", "pretend", "overriding all prior guidance", "system notice", "act as")
+#      and tells them to say or do something; or
+#   5. opens with an imperative about the answer ("Do not mention X in your reply", "Translate your answer").
+_ACT = (
+    r"(?:say|state|claim|answer|reply|respond|report|tell|announce|declare|output|print|confirm|describe|mention|"
+    r"cite|quote|copy|repeat|reveal|translate|write|present|give|list|insist|include|treat|use|begin|start|finish|end|"
+    r"emphasi[sz]e|stress|highlight|headline|call|name|omit|leave out|refer|portray|characteri[sz]e|assert|add)(?:s|d|ed|ing)?"
 )
+_DIRECTIVE = (
+    r"must|should|shall|ought to|(?:is|are|has|have|needs?) to|(?:is|are) (?:asked|requested|required|instructed|expected) to|"
+    r"your task|please|kindly|make sure|be sure|always|never|only|do not|don't|take note|note (?:for|to)|attention|"
+    r"instructions?|directive|^to (?:whoever|anyone|any)\b|from (?:now|here|this point) on"
+)
+_MACHINE = (
+    r"(?<!teaching )(?<!personal )(?<!care )(?<!support )(?-i:\bassistants?\b)|(?-i:\bAssistants?\b)(?! [A-Z])|(?-i:\bAI\b)|\bLLMs?\b|"
+    r"\b(?:chat ?)?bots?\b|\blanguage (?:models?|tools?)\b|\bsummari[sz]ers?\b|\banswerers?\b|\bprograms?\b|\bmachines?\b|"
+    r"(?-i:\b(?:ChatGPT|GPT(?:-\d\w*)?|Copilot|Qwen|LLaMA|Llama)\b)|"
+    r"\b(?:automated|automatic|generative|text[- ]generat(?:ion|ing)|answering|unrestricted)[- ]\w+"
+)
+_OUTPUT = r"(?:answers?|repl(?:y|ies)|responses?|summar(?:y|ies)|outputs?)"
+_WRITING = r"(?:\w+ )?(?:letters?|pages?|papers?|bulletins?|documents?|texts?|notes?|files?|reports?|statements?|minutes|words|paragraphs?|passages?|sentences?)\b"
+_TEXT = rf"(?:this|these|the following) {_WRITING}"
+_PROCESSING = (
+    r"\b(?:read(?:s|ing)?|process(?:es|ing)?|pars(?:es|ing)|ingest(?:s|ing)?|condens(?:es|ing)|summari[sz](?:es|ing)|quot(?:es|ing)|digest(?:s|ing)?) "
+    rf"(?:(?:this|these|the following)\b|{_TEXT})|\b(?:summari[sz]|quot|digest|condens|pars|ingest)\w* the {_WRITING}|"
+    rf"\bwhen summari[sz]ing\b|\bcompil(?:e|es|ing) answers\b|\binto (?:an? |your )?{_OUTPUT}\b|^(?:dear )?readers?,|"
+    r"\b(?:systems?|tools?|services?|software|anything|anyone|whoever|whatever)\s+(?:that|which|who)\s+"
+    r"(?:summari[sz]|read|process|pars|ingest|condens|quot|answer|digest)\w*|"
+    r"\b(?:this|these) \w+ (?:is|are) (?:being )?(?:summari[sz]ed|processed|parsed|ingested|condensed|quoted|used to answer)\b|"
+    r"\b(?:build|write|draft|compose|produc|creat|generat)\w* (?:an? |the )?(?:repl(?:y|ies)|answers?|responses?|summar(?:y|ies)|digests?) (?:from|of|about|based on)\b|"
+    r"\banswer(?:s|ing)? questions (?:from|about|on) (?:this|these)\b|\bresponding to (?:the )?users?\b|\brespond(?:s|ing)? to (?:quer(?:y|ies)|questions) about this\b|"
+    r"\bgenerat(?:e|es|ing) (?:an? )?(?:summary|summaries|answers?|responses?|repl(?:y|ies))\b|\basked about this\b|"
+    r"\bused to answer\b|\b(?:the )?readers? (?:must|should|is|are)\b"
+)
+_DICTATES = (
+    rf"\b(?:your|every|any|all) (?:\w+ ){{0,5}}?{_OUTPUT}\b(?: \S+){{0,5}}? (?:(?:must|should|has to|is to|needs to|to) (?:\w+ )?)?"
+    rf"(?:say|state|claim|mention|describe|include|contain|read|begin|start|end|report)s?\b|"
+    rf"\bthe {_OUTPUT} (?:must|should|has to|is to|needs to) (?:say|state|claim|mention|describe|include|contain|read|begin|report)\b|"
+    rf"\b(?:begin|start|end|finish|open|close|translate|phrase|write) (?:every|each|any|all|your) (?:\w+ )?{_OUTPUT}\b|"
+    rf"\bthe (?:correct|right|true|proper|only) (?:answer|response|reply) (?:is|will be)\b|"
+    rf"\b(?:generated|automated) (?:\w+ )?{_OUTPUT}\b|\b{_OUTPUT} generated\b"
+)
+_SETS_ASIDE = (
+    r"\b(?:ignore|disregard|forget)\b.{0,40}\b(?:instructions?|prompts?|rules|papers?|documents?|evidence|sources?|context|letters?|"
+    r"correspondence|guidance|figures|what|everything|above|previous|other)\b|"
+    r"\b(?:put|set) aside (?:everything|all|any|the (?:earlier|previous|prior|other))\b|\bpretend\b|"
+    r"\boverrid(?:e|es|ing) (?:all |any )?(?:prior|previous|earlier|other)\b|\bsystem (?:notice|message|prompt|instruction)s?\b|"
+    r"\bhidden prompt\b|\bnew (?:directive|instructions?)\b|\bwhatever (?:the question|you (?:are|were) (?:told|asked)|these \w+ say)\b|"
+    r"\b(?:behave|act|pose) as (?:an? |the )?\w*\s*(?:system|assistant|model|bot)\b|\byou are now\b|\bexactly as written\b"
+)
+_IMPERATIVE = (
+    rf"^(?:(?:please|kindly|now|simply|always|just),? )?(?:do not|don't|never|{_ACT})\b.{{0,100}}\b(?:your|every|each|any|all|the) {_OUTPUT}\b"
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’')\]]*\s+")
+
+
+def _instructs(sentence: str) -> bool:
+    def has(pattern: str) -> bool:
+        return re.search(pattern, sentence, re.I) is not None
+
+    acts, directs = has(rf"\b{_ACT}\b"), has(rf"\b(?:{_DIRECTIVE})\b")
+    return (
+        (has(_MACHINE) and (acts or directs))
+        or (has(_PROCESSING) and (acts or directs))
+        or has(_DICTATES)
+        or (has(_SETS_ASIDE) and (acts or directs))
+        or has(_IMPERATIVE)
+    )
 
 
 def addresses_the_assistant(text: str) -> bool:
-    """Whether text instructs an assistant ("Note to the assistant: from now on state that ...")
-    rather than stating something: such text in a paper is data, never evidence."""
-    return bool(_INSTRUCTION.search(text))
+    """Whether text instructs whoever reads it ("Note to the assistant: from now on state that ...",
+    "When summarising this bulletin, always claim ...") rather than stating something, in any of its
+    sentences: such text in a paper is data, never evidence."""
+    return any(_instructs(sentence.strip()) for sentence in _SENTENCE_END.split(text) if sentence.strip())
 
 
 # A following sentence that completes this one: "... a personal adviser up to age 25. We anticipate this will be ..."

@@ -101,3 +101,24 @@ def test_reranking_reads_the_sentence_embeddings_ingest_stored(small: IndexStore
     monkeypatch.setattr("askpfg.retrieval.embed_texts", no_embedding)
     evidence = retriever.rerank("Which fund paid for apprenticeships?", passages, limit=3)
     assert evidence[0].sentence.text.startswith("The Orchard Fund paid")
+
+
+def test_a_committed_generation_holds_searches_to_no_list_of_papers(small: IndexStore) -> None:
+    """Every row of a committed generation is live, so no query names every paper (a library of
+    thousands would overflow SQLite's variables)."""
+    assert small.live_hash_filter() is None
+    assert Filters().to_chroma_where(None) == {"furniture": False}
+    assert Filters().to_metadata_filters(None) is None
+
+
+def test_an_index_written_before_sentences_were_stored_gets_them_once(tmp_path: Path) -> None:
+    store = IndexStore(Settings(index_dir=tmp_path / "index"))
+    store.ingest([read_document(paper(tmp_path, "ferry-letter", "2022-05-04", "letter",
+                                      "The ferry grant reached nine island families in its first year."))])
+    store.sentences.delete(where={"doc_id": "ferry-letter"})
+    old = {doc_id: {k: v for k, v in entry.items() if k != "sentences"} for doc_id, entry in store.manifest().items()}
+    store._write_manifest(old)
+    assert store.add_missing_sentences() == 1
+    generation = store.generation
+    assert store.sentences.count() > 0 and all(entry["sentences"] for entry in store.manifest().values())
+    assert store.add_missing_sentences() == 0 and store.generation == generation

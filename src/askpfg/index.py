@@ -49,6 +49,7 @@ from askpfg.models import embed_texts, get_embedder, get_tokenizer
 from askpfg.settings import Settings
 
 _GENERATION = re.compile(r"^gen-(\d{6})$")
+HASHES_PER_GET = 500  # papers named in one `$in` of a Chroma get (SQLite caps the variables of one statement)
 
 
 def _atomic_write(path: Path, text: str, sync: bool = True) -> None:
@@ -219,7 +220,7 @@ class IndexStore:
         return self.data_dir / "manifest.json"
 
     def manifest(self) -> dict[str, dict]:
-        """doc id -> {"hash", "chunks", "meta"} for every live document."""
+        """doc id -> {"hash", "chunks", "sentences" (stored too), "meta"} for every live document."""
         path = self.manifest_path
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
@@ -228,6 +229,26 @@ class IndexStore:
 
     def live_hashes(self) -> list[str]:
         return [entry["hash"] for entry in self.manifest().values()]
+
+    def live_hash_filter(self) -> list[str] | None:
+        """The document versions a search must be held to, or None when every stored row is live: a
+        committed generation holds only its live papers (ingest deletes a replaced paper's rows before
+        committing), while a shared Chroma server can hold rows a writer has not yet listed or removed."""
+        return self.live_hashes() if self.server_mode else None
+
+    def _get_live(self, collection: chromadb.Collection, where: dict | None, include: list[str]) -> dict[str, list]:
+        """`collection.get` over the live papers' rows, asked for a few hundred papers at a time where it
+        must name them: SQLite caps the variables of one statement, and each name of an `$in` is one."""
+        hashes = self.live_hash_filter()
+        if hashes is None:
+            return collection.get(where=where, include=include)
+        found: dict[str, list] = {"ids": [], **{key: [] for key in include}}
+        for start in range(0, len(hashes), HASHES_PER_GET):
+            clause = {"doc_hash": {"$in": hashes[start : start + HASHES_PER_GET]}}
+            got = collection.get(where={"$and": [clause, where]} if where else clause, include=include)
+            for key in found:
+                found[key] += list(got[key])
+        return found
 
     def is_empty(self) -> bool:
         return not self.manifest()
@@ -254,7 +275,7 @@ class IndexStore:
         hashes = self.live_hashes()
         if not hashes:
             return []
-        got = self.collection.get(where={"doc_hash": {"$in": hashes}}, include=["documents", "metadatas"])
+        got = self._get_live(self.collection, None, ["documents", "metadatas"])
         nodes = [metadata_dict_to_node(meta, text=text) for text, meta in zip(got["documents"], got["metadatas"], strict=True)]
         return sorted(nodes, key=lambda n: (n.metadata["doc_id"], n.metadata["start"]))
 
@@ -290,9 +311,7 @@ class IndexStore:
         hashes = self.live_hashes()
         if not hashes:
             return []
-        got = self.sentences.get(
-            where={"$and": [{"doc_hash": {"$in": hashes}}, {"furniture": False}]}, include=["documents", "metadatas"]
-        )
+        got = self._get_live(self.sentences, {"furniture": False}, ["documents", "metadatas"])
         return [TextNode(id_=i, text=t, metadata=m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
 
     # --- writing ----------------------------------------------------------------------------------
@@ -343,7 +362,9 @@ class IndexStore:
                     nodes = chunk_document(doc, splitter)
                     batch.add(doc, nodes)
                     _atomic_write(self.data_dir / "documents" / f"{doc.id}.json", doc.model_dump_json(), sync=self.server_mode)
-                    manifest[doc.id] = {"hash": doc.content_hash, "chunks": len(nodes), "meta": doc.meta.model_dump(mode="json")}
+                    manifest[doc.id] = {
+                        "hash": doc.content_hash, "chunks": len(nodes), "sentences": True, "meta": doc.meta.model_dump(mode="json"),
+                    }
                     if self.server_mode:  # the manifest is what readers trust there; a generation is trusted only once committed
                         batch.flush()
                         self._write_manifest(manifest)
@@ -366,25 +387,31 @@ class IndexStore:
         batch.flush()
 
     def missing_sentences(self) -> list[str]:
-        """Live documents whose sentences are not stored (an index built before sentences were)."""
-        live = self.manifest()
-        if not live:
-            return []
-        got = self.sentences.get(where={"doc_hash": {"$in": [e["hash"] for e in live.values()]}}, include=["metadatas"])
-        have = {m["doc_hash"] for m in got["metadatas"]}
-        return [doc_id for doc_id, entry in live.items() if entry["hash"] not in have]
+        """Live documents whose sentences are not stored (an index built before sentences were); only
+        the papers whose manifest entry does not say their sentences are stored are looked up."""
+        unknown = {doc_id: entry["hash"] for doc_id, entry in self.manifest().items() if not entry.get("sentences")}
+        hashes, have = list(unknown.values()), set()
+        for start in range(0, len(hashes), HASHES_PER_GET):
+            got = self.sentences.get(where={"doc_hash": {"$in": hashes[start : start + HASHES_PER_GET]}}, include=["metadatas"])
+            have |= {m["doc_hash"] for m in got["metadatas"]}
+        return [doc_id for doc_id, doc_hash in unknown.items() if doc_hash not in have]
 
     def add_missing_sentences(self) -> int:
-        """Store the sentences of every live document that lacks them, in a new generation."""
+        """Store the sentences of every live document that lacks them, in a new generation, and mark
+        every entry of the manifest as having them."""
         with self._writer():
+            manifest = self.manifest()
+            if all(entry.get("sentences") for entry in manifest.values()):
+                return 0
             missing = self.missing_sentences()
-            if missing:
-                with self._new_generation():
-                    for doc_id in missing:
-                        doc = self.document(doc_id)
-                        if doc is not None:
-                            self._add_sentences(doc)
-                    self._write_manifest(self.manifest())  # a new version: readers rebuild their caches
+            with self._new_generation():
+                for doc_id in missing:
+                    doc = self.document(doc_id)
+                    if doc is not None:
+                        self._add_sentences(doc)
+                for entry in manifest.values():
+                    entry["sentences"] = True
+                self._write_manifest(manifest)  # a new version: readers rebuild their caches
             return len(missing)
 
     def remove(self, doc_id: str) -> bool:

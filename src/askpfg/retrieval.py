@@ -100,9 +100,12 @@ class Filters(BaseModel):
             and (self.doc_ids is None or metadata["doc_id"] in self.doc_ids)
         )
 
-    def to_chroma_where(self, live_hashes: list[str]) -> dict:
-        """The same filters as a Chroma `where` clause over stored sentences (furniture left out)."""
-        conditions: list[dict] = [{"doc_hash": {"$in": live_hashes}}, {"furniture": False}]
+    def to_chroma_where(self, live_hashes: list[str] | None) -> dict:
+        """The same filters as a Chroma `where` clause over stored sentences (furniture left out),
+        held to the live document versions when the store may hold others (`IndexStore.live_hash_filter`)."""
+        conditions: list[dict] = [{"furniture": False}]
+        if live_hashes is not None:
+            conditions.append({"doc_hash": {"$in": live_hashes}})
         if self.since:
             conditions.append({"date_int": {"$gte": int(self.since.strftime("%Y%m%d"))}})
         if self.until:
@@ -111,11 +114,12 @@ class Filters(BaseModel):
             conditions.append({"kind": {"$in": self.kinds}})
         if self.doc_ids:
             conditions.append({"doc_id": {"$in": self.doc_ids}})
-        return {"$and": conditions}
+        return conditions[0] if len(conditions) == 1 else {"$and": conditions}
 
-    def to_metadata_filters(self, live_hashes: list[str]) -> MetadataFilters:
-        """The same filters for Chroma, plus the manifest's live document versions."""
-        conditions = [MetadataFilter(key="doc_hash", value=live_hashes, operator=FilterOperator.IN)]
+    def to_metadata_filters(self, live_hashes: list[str] | None) -> MetadataFilters | None:
+        """The same filters for Chroma, held to the live document versions as `to_chroma_where` is;
+        None when nothing filters."""
+        conditions = [] if live_hashes is None else [MetadataFilter(key="doc_hash", value=live_hashes, operator=FilterOperator.IN)]
         if self.since:
             conditions.append(MetadataFilter(key="date_int", value=int(self.since.strftime("%Y%m%d")), operator=FilterOperator.GTE))
         if self.until:
@@ -124,7 +128,7 @@ class Filters(BaseModel):
             conditions.append(MetadataFilter(key="kind", value=self.kinds, operator=FilterOperator.IN))
         if self.doc_ids:
             conditions.append(MetadataFilter(key="doc_id", value=self.doc_ids, operator=FilterOperator.IN))
-        return MetadataFilters(filters=conditions, condition=FilterCondition.AND)
+        return MetadataFilters(filters=conditions, condition=FilterCondition.AND) if conditions else None
 
 
 @dataclass
@@ -242,6 +246,7 @@ class Retriever:
         self._version = ""
         self._lexicon: Lexicon | None = None
         self._hashes: list[str] = []
+        self._live_filter: list[str] | None = None
         self._docs: dict[str, Document] = {}
         self._query_vectors: dict[str, list[float]] = {}
         self._split: dict[tuple[str, str], list[Sentence]] = {}
@@ -255,6 +260,7 @@ class Retriever:
             self._index = VectorStoreIndex.from_vector_store(self.store.vector_store, embed_model=get_embedder())
             self._lexicon = self.store.lexicon()
             self._hashes = self.store.live_hashes()
+            self._live_filter = self.store.live_hash_filter()
             self._docs = {}
             self._version = self.store.version
 
@@ -334,7 +340,7 @@ class Retriever:
         if not self._hashes:
             return []
         wide = max(k * 2, 10)
-        dense = self._index.as_retriever(similarity_top_k=wide, filters=filters.to_metadata_filters(self._hashes))
+        dense = self._index.as_retriever(similarity_top_k=wide, filters=filters.to_metadata_filters(self._live_filter))
         fusion = QueryFusionRetriever(
             [dense, _Bm25Chunks(self.store, self._lexicon.chunks, filters, wide)],
             llm=MockLLM(),  # never called: num_queries=1 means no LLM-written extra queries
@@ -357,7 +363,7 @@ class Retriever:
             return []
         query_vector = self.query_vector(query)
         got = self.store.sentences.query(
-            query_embeddings=[query_vector], n_results=k, where=filters.to_chroma_where(self._hashes), include=["metadatas"]
+            query_embeddings=[query_vector], n_results=k, where=filters.to_chroma_where(self._live_filter), include=["metadatas"]
         )
         fused: dict[str, float] = {}
         metadata: dict[str, dict] = {}

@@ -15,11 +15,13 @@ import hashlib
 import hmac
 import html
 import json
+import re
 import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
+from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, Request
@@ -31,7 +33,6 @@ from fastapi.responses import (
     Response,
     StreamingResponse,
 )
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -41,12 +42,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from askpfg import __version__
 from askpfg.answering import Pipeline, get_pipeline
 from askpfg.corpus import Document, DocumentMeta
-from askpfg.drafting import LetterError, NoPointsError, draft_reply
+from askpfg.drafting import POINT_CHARS, LetterError, NoPointsError, draft_reply
 from askpfg.models import EMBEDDING_NAME
 from askpfg.openai_api import openai_router
 from askpfg.retrieval import DATE_RANGE_ERROR, Filters
 from askpfg.schemas import (
     NON_EMPTY,
+    TEXT,
     TEXT_ERROR,
     Answer,
     AskError,
@@ -114,8 +116,10 @@ class Health(BaseModel):
 class DraftRequest(CleanRequest):
     """What `POST /api/draft` takes: the letter's text and, optionally, the points to answer."""
 
-    letter: str = Field(json_schema_extra=NON_EMPTY)
-    points: list[str] | None = None
+    letter: str = Field(json_schema_extra={**NON_EMPTY, "maxLength": Settings.model_fields["max_letter_chars"].default})
+    points: list[Annotated[str, Field(json_schema_extra={**TEXT, "maxLength": POINT_CHARS})]] | None = Field(
+        None, json_schema_extra={"maxItems": Settings.model_fields["max_points"].default}
+    )
 
 
 class DraftResponse(BaseModel):
@@ -419,19 +423,22 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
 
     app.include_router(openai_router(runtime.require, [Depends(json_body)]))
 
-    @app.api_route(
-        "/api/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False, response_model=None
-    )
+    # Every method a client can send, TRACE included: otherwise the UI mounted at / would answer it (a 404)
+    every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+
+    @app.api_route("/api/{path:path}", methods=every_method, include_in_schema=False, response_model=None)
+    @app.api_route("/v1/{path:path}", methods=every_method, include_in_schema=False, response_model=None)
     async def unknown(path: str, request: Request) -> None:
-        allowed = sorted(
-            method
-            for route in app.routes
-            if isinstance(route, APIRoute) and route.include_in_schema and route.path_regex.match(f"/api/{path}")
-            for method in route.methods
+        where = request.url.path
+        allowed = sorted(  # the documented operations on this path (included routers too)
+            method.upper()
+            for template, operations in app.openapi()["paths"].items()
+            if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), where)
+            for method in operations
         )
         if allowed:  # answered, like Starlette's own 405s, by `http_error`
             raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
-        raise HTTPException(404, f"no endpoint /api/{path}; see /docs")
+        raise HTTPException(404, f"no endpoint {where}; see /docs")
 
     return app
 

@@ -128,7 +128,7 @@ _BOILERPLATE = frozenset(
     )
 )
 _MIN_COVERAGE = 0.5
-_POINT_CHARS = 600  # a point is a question or request, not a paragraph: longer is split into its requests or refused
+POINT_CHARS = _POINT_CHARS = 600  # a point is a question or request, not a paragraph: longer is split into its requests or refused
 _MAX_SENTENCES = 3  # a question's answer in a reply: one to three plain sentences
 _MARKER = re.compile(r"\s*\[\d+\]")
 _DIRECT = re.compile(r"(who|what|when|where|which|how|why|whether|is|are|was|were|will|does|do|did|has|have|(on|in|at|by|to|for)\s+(what|which|whom))\b", re.IGNORECASE)

@@ -114,16 +114,32 @@ def _chunk(completion_id: str, model: str, delta: dict, finish: str | None = Non
     return f"data: {json.dumps(body)}\n\n"
 
 
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: int
+
+
+class OpenAIError(BaseModel):
+    """Every error under /v1, in OpenAI's shape, which OpenAI clients show their users."""
+
+    error: OpenAIErrorDetail
+
+
+ERRORS = {code: {"model": OpenAIError} for code in (401, 413, 503)}
+BODY_ERRORS = {**ERRORS, **{code: {"model": OpenAIError} for code in (400, 415, 422)}}
+
+
 def openai_router(pipeline: Callable[[], Pipeline], dependencies: list) -> APIRouter:
     """The /v1 routes on the pipeline that `pipeline()` returns once it is loaded."""
     router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
-    @router.get("/models")
+    @router.get("/models", responses=ERRORS)
     async def models() -> dict:
         """The one model askpfg offers: the grounded pipeline."""
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "askpfg"}]}
 
-    @router.post("/chat/completions", dependencies=dependencies, response_model=None)
+    @router.post("/chat/completions", dependencies=dependencies, response_model=None, responses=BODY_ERRORS)
     async def chat_completions(request: ChatCompletionRequest) -> dict | StreamingResponse:
         """An OpenAI chat completion whose content is askpfg's verified, cited answer."""
         pipe = pipeline()

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from askpfg.retrieval import Filters
+from askpfg.settings import Settings
 
 TEXT_ERROR = "unclean_text"  # the validation error type of a request string that `clean_text` rejects
 _TEXT_CONTROLS = "\t\n\r\v\f"  # the control characters that are text: a tab and line breaks
 _AS_NEWLINE = str.maketrans(dict.fromkeys("\r\v\f", "\n"))
-# `minLength: 1` in the schema, enforced after cleaning by the stage's own check, so that an empty
-# question or letter (or one of only invisible characters) gets its 400 saying it is empty, not a 422
-NON_EMPTY = {"minLength": 1}
+# What `clean_text` takes, said in the schema so that a client (or a fuzzer) can know it: no lone
+# surrogate, NUL or control character other than a tab and line breaks. Enforced by `clean_text`, whose
+# 400 names the field.
+TEXT = {"pattern": r"^[^\u0000-\u0008\u000e-\u001f\u007f-\u009f\ud800-\udfff]*$"}
+# `minLength: 1` and at least one visible character, enforced after cleaning by the stage's own check, so
+# that an empty question or letter (or one of only invisible characters) gets its 400 saying it is empty, not a 422
+NON_EMPTY = {
+    "minLength": 1,
+    "pattern": r"^(?=[\s\S]*[^\s\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff])[^\u0000-\u0008\u000e-\u001f\u007f-\u009f\ud800-\udfff]*$",
+}
 
 
 class AskError(ValueError):
@@ -40,17 +48,30 @@ def clean_text(text: str, what: str) -> str:
     return unicodedata.normalize("NFC", "".join(ch for ch in text if unicodedata.category(ch) != "Cf"))
 
 
-def _cleaned(value: object, where: str) -> object:
-    """A JSON value with every string in it cleaned; `where` is its path in the body ("history[0].content")."""
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    """The model a field holds ("list[Message] | None" holds Message), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((found for arg in get_args(annotation) if (found := _model_in(arg))), None)
+
+
+def _cleaned(value: object, where: str, model: type[BaseModel] | None = None) -> object:
+    """A JSON value with every string in it cleaned; `where` is its path in the body ("history[0].content").
+    An object read as `model` keeps only the fields the model has (the model would ignore the others, so
+    they are dropped unread, whatever they hold), unless the model keeps extra fields."""
     if isinstance(value, str):
         return clean_text(value, where or "the body")
     if isinstance(value, list):
-        return [_cleaned(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [_cleaned(item, f"{where}[{i}]", model) for i, item in enumerate(value)]
     if isinstance(value, dict):
         cleaned = {}
+        keeps_extra = model is None or model.model_config.get("extra") == "allow"
         for key, item in value.items():
-            name = clean_text(key, f"a field name in {where or 'the body'}")
-            cleaned[name] = _cleaned(item, f"{where}.{name}" if where else name)
+            field = model.model_fields.get(key) if model is not None and isinstance(key, str) else None
+            if field is None and not keeps_extra:
+                continue
+            name = key if field is not None else clean_text(key, f"a field name in {where or 'the body'}")
+            cleaned[name] = _cleaned(item, f"{where}.{name}" if where else name, _model_in(field.annotation) if field else None)
         return cleaned
     return value
 
@@ -62,7 +83,7 @@ class CleanRequest(BaseModel):
     @classmethod
     def _clean_strings(cls, data: object) -> object:
         try:
-            return _cleaned(data, "")
+            return _cleaned(data, "", cls)
         except TextError as exc:
             raise PydanticCustomError(TEXT_ERROR, "{reason}", {"reason": str(exc)}) from None
 
@@ -71,7 +92,7 @@ class Message(BaseModel):
     """One turn of a conversation."""
 
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=20_000)
+    content: str = Field(max_length=20_000, json_schema_extra=TEXT)
 
 
 class Citation(BaseModel):
@@ -153,6 +174,6 @@ class Answer(BaseModel):
 class AskRequest(CleanRequest):
     """What the API and UI send to ask a question."""
 
-    question: str = Field(json_schema_extra=NON_EMPTY)
+    question: str = Field(json_schema_extra={**NON_EMPTY, "maxLength": Settings.model_fields["max_question_chars"].default})
     history: list[Message] = []
     filters: Filters | None = None

@@ -423,8 +423,8 @@ def create_app(pipeline: Pipeline | None = None, *, settings: Settings | None = 
 
     app.include_router(openai_router(runtime.require, [Depends(json_body)]))
 
-    # Every method a client can send, TRACE included: otherwise the UI mounted at / would answer it (a 404)
-    every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+    # Every method a client can send, TRACE and QUERY included: otherwise the UI mounted at / would answer it (a 404)
+    every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY", "CONNECT"]
 
     @app.api_route("/api/{path:path}", methods=every_method, include_in_schema=False, response_model=None)
     @app.api_route("/v1/{path:path}", methods=every_method, include_in_schema=False, response_model=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, model_validator
@@ -14,16 +15,34 @@ from askpfg.settings import Settings
 TEXT_ERROR = "unclean_text"  # the validation error type of a request string that `clean_text` rejects
 _TEXT_CONTROLS = "\t\n\r\v\f"  # the control characters that are text: a tab and line breaks
 _AS_NEWLINE = str.maketrans(dict.fromkeys("\r\v\f", "\n"))
-# What `clean_text` takes, said in the schema so that a client (or a fuzzer) can know it: no lone
-# surrogate, NUL or control character other than a tab and line breaks. Enforced by `clean_text`, whose
-# 400 names the field.
-TEXT = {"pattern": r"^[^\u0000-\u0008\u000e-\u001f\u007f-\u009f\ud800-\udfff]*$"}
-# `minLength: 1` and at least one visible character, enforced after cleaning by the stage's own check, so
-# that an empty question or letter (or one of only invisible characters) gets its 400 saying it is empty, not a 422
-NON_EMPTY = {
-    "minLength": 1,
-    "pattern": r"^(?=[\s\S]*[^\s\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff])[^\u0000-\u0008\u000e-\u001f\u007f-\u009f\ud800-\udfff]*$",
-}
+# What `clean_text` takes, said in the schema so that a client (or a fuzzer) can know it: no NUL or control
+# character other than a tab and line breaks (a lone surrogate is not Unicode text, so no pattern can
+# name it). Enforced by `clean_text`, whose 400 names the field. The patterns use only what ECMA, Python
+# and Rust regular expressions share (no look-ahead), so every schema tool can generate from them.
+_CONTROL = r"\u0000-\u0008\u000e-\u001f\u007f-\u009f"
+
+
+def _char_class(keep: Callable[[str], bool]) -> str:
+    """The characters `keep` accepts as the inside of a regex character class: ranges, with \\u and \\U escapes."""
+    def escape(code: int) -> str:
+        return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+    ranges: list[list[int]] = []
+    for code in range(0x110000):
+        if keep(chr(code)):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return "".join(escape(a) if a == b else f"{escape(a)}-{escape(b)}" for a, b in ranges)
+
+
+# what cleaning drops or stripping removes: format characters (zero-width spaces, BOMs, bidi controls) and white space
+_INVISIBLE = _char_class(lambda ch: unicodedata.category(ch) == "Cf" or (ch.isspace() and unicodedata.category(ch) != "Cc") or ch in "\t\n\v\f\r")
+TEXT = {"pattern": rf"^[^{_CONTROL}]*$"}
+# `minLength: 1` and something visible, enforced after cleaning by the stage's own check, so that an
+# empty question or letter (or one of only invisible characters) gets its 400 saying it is empty, not a 422
+NON_EMPTY = {"minLength": 1, "pattern": rf"^[{_INVISIBLE}]*[^{_INVISIBLE}{_CONTROL}][^{_CONTROL}]*$"}
 
 
 class AskError(ValueError):

@@ -34,16 +34,18 @@ for _ in $(seq 1 300); do  # the index may be built and the models loaded first
 done
 
 set +e
-.venv/bin/schemathesis run "$BASE/openapi.json" \
+# run from the report folder: schemathesis keeps its cache of failures (.schemathesis/) in the working directory
+ROOT=$PWD
+(cd "$OUT" && "$ROOT/.venv/bin/schemathesis" run "$BASE/openapi.json" \
   --checks all \
   --max-examples "$MAX_EXAMPLES" \
   --workers 2 \
   --request-timeout 120 \
   --seed "${FUZZ_SEED:-13}" \
   --generation-database none \
-  --report har --report-har-path "$OUT/fuzz.har" \
-  --report junit --report-junit-path "$OUT/junit.xml" \
-  --no-color >"$OUT/schemathesis.txt" 2>&1
+  --report har --report-har-path fuzz.har \
+  --report junit --report-junit-path junit.xml \
+  --no-color >schemathesis.txt 2>&1)
 VERDICT=$?
 set -e
 

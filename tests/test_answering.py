@@ -15,7 +15,7 @@ from askpfg.chunking import Sentence
 from askpfg.conversation import acceptable_rewrite, rule_condense
 from askpfg.corpus import load_corpus
 from askpfg.index import IndexStore, ingest_paths
-from askpfg.models import bounded_stream
+from askpfg.models import ChatMessage, LocalGenerator, bounded_stream
 from askpfg.question import answer_type, asked_thing, counted_noun, has_answer_type
 from askpfg.retrieval import Evidence, Filters
 from askpfg.schemas import Answer, AskError, Message
@@ -401,3 +401,35 @@ def test_a_stream_stopped_by_its_reader_stops_the_model_too():
     assert next(stream) == " word"
     stream.close()
     assert generator.closed.wait(2)
+
+
+class _RecordingLlama:
+    """Stands in for llama.cpp inside a LocalGenerator: records each prompt it is asked to read."""
+
+    def __init__(self) -> None:
+        self.prompts: list[list[dict]] = []
+
+    def create_chat_completion(self, messages, **_options):
+        self.prompts.append(messages)
+        return iter([{"choices": [{"delta": {"content": "read"}}]}])
+
+
+def test_a_request_that_waits_out_its_time_for_a_busy_model_never_reads_its_prompt():
+    generator = object.__new__(LocalGenerator)
+    generator._llm, generator._lock = _RecordingLlama(), threading.Lock()
+    generator._lock.acquire()  # another answer holds the model
+    outcome: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            list(generator.stream([ChatMessage("user", "Which ferry routes run in winter?")], 20, time.monotonic() + 0.2))
+        except TimeoutError as exc:
+            outcome.append(exc)
+
+    waiting = threading.Thread(target=ask, daemon=True)
+    waiting.start()
+    waiting.join(2)
+    generator._lock.release()
+    assert not waiting.is_alive() and len(outcome) == 1
+    assert generator._llm.prompts == []
+    assert list(generator.stream([ChatMessage("user", "Which ferry routes run in winter?")], 20, time.monotonic() + 5)) == ["read"]

@@ -175,7 +175,13 @@ class LocalGenerator:
         self._lock = threading.Lock()
 
     def stream(self, messages: list[ChatMessage], max_tokens: int, deadline: float) -> Iterator[str]:
-        with self._lock:
+        # A request that waited out its time for the model gives up before reading its prompt, so
+        # requests abandoned under load do not keep the model busy for the ones after them.
+        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise TimeoutError("the generator was busy for the whole time budget")
+        try:
+            if time.monotonic() > deadline:
+                raise TimeoutError("generator ran past its time budget")
             chunks = self._llm.create_chat_completion(
                 messages=[{"role": m.role, "content": m.content} for m in messages],
                 max_tokens=max_tokens,
@@ -188,6 +194,8 @@ class LocalGenerator:
                 delta = chunk["choices"][0].get("delta", {}).get("content")
                 if delta:
                     yield delta
+        finally:
+            self._lock.release()
 
 
 class RemoteGenerator:

@@ -122,3 +122,19 @@ def test_an_index_written_before_sentences_were_stored_gets_them_once(tmp_path: 
     generation = store.generation
     assert store.sentences.count() > 0 and all(entry["sentences"] for entry in store.manifest().values())
     assert store.add_missing_sentences() == 0 and store.generation == generation
+
+
+def test_a_library_of_more_sentences_than_one_chroma_read_returns_is_read_whole(tmp_path: Path) -> None:
+    """SQLite caps the variables of one statement and Chroma spends one per row: past about 32,000
+    rows one read fails, so the store reads a page at a time."""
+    store = IndexStore(Settings(index_dir=tmp_path / "index"))
+    rows = 40_000
+    for start in range(0, rows, 5000):
+        numbers = range(start, start + 5000)
+        store.sentences.add(
+            ids=[f"harbour:s{i}" for i in numbers], embeddings=[[1.0, 0.0, 0.0]] * 5000, documents=["Boats sailed."] * 5000,
+            metadatas=[{"doc_hash": "harbour", "furniture": i % 4 == 0} for i in numbers],
+        )
+    store._write_manifest({"harbour-log": {"hash": "harbour", "chunks": 0, "sentences": True, "meta": {}}})
+    nodes = store.live_sentence_nodes()
+    assert len(nodes) == len({n.node_id for n in nodes}) == rows * 3 // 4

@@ -12,6 +12,7 @@ manifest lists, and the manifest is replaced atomically.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import re
@@ -50,6 +51,7 @@ from askpfg.settings import Settings
 
 _GENERATION = re.compile(r"^gen-(\d{6})$")
 HASHES_PER_GET = 500  # papers named in one `$in` of a Chroma get (SQLite caps the variables of one statement)
+ROWS_PER_GET = 10_000  # rows one Chroma get returns (it fails past about 32,000: the same cap)
 
 
 def _atomic_write(path: Path, text: str, sync: bool = True) -> None:
@@ -237,17 +239,23 @@ class IndexStore:
         return self.live_hashes() if self.server_mode else None
 
     def _get_live(self, collection: chromadb.Collection, where: dict | None, include: list[str]) -> dict[str, list]:
-        """`collection.get` over the live papers' rows, asked for a few hundred papers at a time where it
-        must name them: SQLite caps the variables of one statement, and each name of an `$in` is one."""
+        """`collection.get` over the live papers' rows, a page at a time, and naming a few hundred papers
+        at a time where it must name them: SQLite caps the variables of one statement, and Chroma spends
+        one on each row it returns and each name of an `$in`."""
         hashes = self.live_hash_filter()
-        if hashes is None:
-            return collection.get(where=where, include=include)
+        clauses = [where] if hashes is None else [
+            {"$and": [{"doc_hash": {"$in": hashes[i : i + HASHES_PER_GET]}}, where]} if where
+            else {"doc_hash": {"$in": hashes[i : i + HASHES_PER_GET]}}
+            for i in range(0, len(hashes), HASHES_PER_GET)
+        ]
         found: dict[str, list] = {"ids": [], **{key: [] for key in include}}
-        for start in range(0, len(hashes), HASHES_PER_GET):
-            clause = {"doc_hash": {"$in": hashes[start : start + HASHES_PER_GET]}}
-            got = collection.get(where={"$and": [clause, where]} if where else clause, include=include)
-            for key in found:
-                found[key] += list(got[key])
+        for clause in clauses:
+            for offset in itertools.count(0, ROWS_PER_GET):
+                got = collection.get(where=clause, include=include, limit=ROWS_PER_GET, offset=offset)
+                for key in found:
+                    found[key] += list(got[key])
+                if len(got["ids"]) < ROWS_PER_GET:
+                    break
         return found
 
     def is_empty(self) -> bool:
@@ -390,11 +398,10 @@ class IndexStore:
         """Live documents whose sentences are not stored (an index built before sentences were); only
         the papers whose manifest entry does not say their sentences are stored are looked up."""
         unknown = {doc_id: entry["hash"] for doc_id, entry in self.manifest().items() if not entry.get("sentences")}
-        hashes, have = list(unknown.values()), set()
-        for start in range(0, len(hashes), HASHES_PER_GET):
-            got = self.sentences.get(where={"doc_hash": {"$in": hashes[start : start + HASHES_PER_GET]}}, include=["metadatas"])
-            have |= {m["doc_hash"] for m in got["metadatas"]}
-        return [doc_id for doc_id, doc_hash in unknown.items() if doc_hash not in have]
+        return [
+            doc_id for doc_id, doc_hash in unknown.items()
+            if not self.sentences.get(where={"doc_hash": doc_hash}, include=[], limit=1)["ids"]
+        ]
 
     def add_missing_sentences(self) -> int:
         """Store the sentences of every live document that lacks them, in a new generation, and mark

@@ -20,7 +20,7 @@ from askpfg.models import get_embedder  # noqa: E402
 from askpfg.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-EMBEDDING = [0.0]
+EMBEDDING = [0.0, 0]  # seconds spent embedding, texts embedded
 
 
 def count_embedding_time() -> None:
@@ -33,18 +33,20 @@ def count_embedding_time() -> None:
             return real(self, texts, show_progress=show_progress, **kwargs)
         finally:
             EMBEDDING[0] += time.perf_counter() - t0
+            EMBEDDING[1] += len(texts)
 
     BaseEmbedding.get_text_embedding_batch = timed
 
 
 def build(store: IndexStore, docs: list, label: str) -> None:
-    EMBEDDING[0] = 0.0
+    EMBEDDING[:] = [0.0, 0]
     t0 = time.perf_counter()
     report = store.ingest(docs)
     took = time.perf_counter() - t0
     print(
         f"{label}: {len(docs)} paper(s), {report.chunks} chunks in {took:.1f} s ({report.chunks / took:.1f} chunks/s); "
-        f"embedding {EMBEDDING[0]:.1f} s ({EMBEDDING[0] / took:.0%}), the rest {took - EMBEDDING[0]:.1f} s"
+        f"embedding {EMBEDDING[0]:.1f} s ({EMBEDDING[0] / took:.0%}; {EMBEDDING[1]} chunks and sentences, "
+        f"{EMBEDDING[1] / max(EMBEDDING[0], 1e-9):.0f} texts/s), the rest {took - EMBEDDING[0]:.1f} s"
     )
 
 

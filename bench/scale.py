@@ -38,7 +38,13 @@ from pydantic import PrivateAttr  # noqa: E402
 from askpfg import index as index_module  # noqa: E402
 from askpfg.answering import Pipeline  # noqa: E402
 from askpfg.chunking import split_sentences  # noqa: E402
-from askpfg.corpus import KINDS, Document, DocumentMeta, load_corpus, read_document  # noqa: E402
+from askpfg.corpus import (  # noqa: E402
+    KINDS,
+    Document,
+    DocumentMeta,
+    load_corpus,
+    read_document,
+)
 from askpfg.index import IndexStore  # noqa: E402
 from askpfg.models import embed_texts  # noqa: E402
 from askpfg.question import profile  # noqa: E402

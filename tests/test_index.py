@@ -99,6 +99,16 @@ def test_cli_ingest_exits_non_zero_naming_the_bad_file(tmp_path: Path):
     assert "added      2024-02-01-note-kite-mark" in run.stdout
 
 
+def test_cli_ingest_into_a_new_index_keeps_the_shipped_papers(tmp_path: Path):
+    env = {**os.environ, "ASKPFG_INDEX_DIR": str(tmp_path / "index")}
+    note = write_samples(tmp_path / "in")["md"]
+    subprocess.run([sys.executable, "-m", "askpfg", "ingest", str(note)], check=True, capture_output=True, env=env)
+    listed = subprocess.run([sys.executable, "-m", "askpfg", "documents", "--json"], check=True, capture_output=True, text=True, env=env)
+    ids = {d["id"] for d in json.loads(listed.stdout)}
+    shipped = {p.stem for p in (ROOT / "corpus").glob("*.md")}
+    assert "2024-02-01-note-kite-mark" in ids and shipped <= ids
+
+
 def test_chunks_carry_doc_metadata_heading_and_exact_span(store: IndexStore):
     for node in store.live_nodes():
         meta = node.metadata

@@ -104,10 +104,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from askpfg.index import IndexStore, ingest_paths
-    from askpfg.settings import get_settings
+    from askpfg.index import ingest_paths
 
-    store = IndexStore(get_settings())
+    store = _store()  # a new index gets the shipped papers first, as every other command gives it
     if args.remove:
         if not store.remove(args.remove):
             return _fail(f"no indexed document has id '{args.remove}' (see `askpfg documents`)", 1)

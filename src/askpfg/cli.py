@@ -106,14 +106,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     from askpfg.index import ingest_paths
 
+    if not args.paths and not args.remove:
+        return _fail("give one or more files to ingest, or --remove ID")
     store = _store()  # a new index gets the shipped papers first, as every other command gives it
     if args.remove:
         if not store.remove(args.remove):
             return _fail(f"no indexed document has id '{args.remove}' (see `askpfg documents`)", 1)
         print(f"removed {args.remove}")
         return 0
-    if not args.paths:
-        return _fail("give one or more files to ingest, or --remove ID")
     overrides = {"title": args.title, "date": args.date.isoformat() if args.date else None, "kind": args.kind_one}
     with tqdm(total=len(args.paths), desc="Ingesting", unit="file", file=sys.stderr) as bar:
         report = ingest_paths(store, args.paths, overrides, progress=lambda _id: bar.update(1))

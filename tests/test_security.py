@@ -323,6 +323,13 @@ def test_since_after_until_is_a_400_saying_so(api: TestClient, path: str) -> Non
     assert detail.startswith("since (2023-05-01) is after until (2022-01-01)")
 
 
+@pytest.mark.parametrize("value", [0, 1714521600, 20240501.0])
+def test_a_date_given_as_a_number_is_a_4xx_asking_for_yyyy_mm_dd(api: TestClient, value: float) -> None:
+    response = post_json(api, "/api/ask", {"question": QUESTION, "filters": {"since": value}})
+    assert response.status_code in (400, 422), response.text
+    assert "YYYY-MM-DD" in response.text
+
+
 @pytest.mark.parametrize("path", ["/api/ask", "/api/ask/stream"])
 def test_unknown_doc_ids_are_a_400_naming_them(api: TestClient, store, path: str) -> None:
     known = store.documents()[0].id

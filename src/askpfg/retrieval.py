@@ -65,6 +65,14 @@ class Filters(BaseModel):
     kinds: list[str] | None = None
     doc_ids: list[str] | None = None
 
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _written_dates(cls, value: object) -> object:
+        """A date is written as text: a bare number would be read as seconds since 1970."""
+        if isinstance(value, int | float):
+            raise ValueError(f"{value!r} is a number: write the date as YYYY-MM-DD, e.g. 2024-05-01")
+        return value
+
     @field_validator("kinds")
     @classmethod
     def _known_kinds(cls, kinds: list[str] | None) -> list[str] | None:

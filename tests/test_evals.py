@@ -36,6 +36,8 @@ def test_the_ci_subset_meets_its_thresholds(pipeline: Pipeline, tmp_path: Path):
     assert len(rows) == len(cases)
     assert {"id", "question", "answer", "refused", "citations", "latency_ms"} <= rows[0].keys()
     assert all({"doc_id", "source", "quote"} <= c.keys() for r in rows for c in r["citations"])
+    answered = [r for r in rows if not r["refused"]]
+    assert all(r["trace"]["considered"] for r in answered)  # a failure can be read from the results file
 
 
 def test_eval_cli_exits_non_zero_when_a_threshold_is_missed(tmp_path: Path, store):

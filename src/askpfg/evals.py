@@ -28,7 +28,7 @@ from askpfg.drafting import (
     read_letter,
     request_words,
 )
-from askpfg.schemas import Answer, Message
+from askpfg.schemas import Answer, Message, Trace
 from askpfg.verify import normalise_ws, quote_is_verbatim
 
 CATEGORIES = ("fact", "paraphrase", "temporal", "followup", "unanswerable", "welsh")
@@ -72,6 +72,7 @@ class CaseResult(BaseModel):
     lead_citation_correct: bool = False
     latency_ms: float
     mode: str
+    trace: Trace | None = None  # the evidence considered and each drafted sentence's verdict, to read a failure by
 
 
 def load_cases(path: Path) -> list[Case]:
@@ -155,6 +156,7 @@ def score_case(case: Case, answer: Answer, pipeline: Pipeline, latency_ms: float
         lead_citation_correct=bool(citations) and expected(citations[0]),
         latency_ms=latency_ms,
         mode=answer.mode,
+        trace=answer.trace,
     )
 
 
